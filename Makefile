@@ -1,0 +1,33 @@
+# Two commands do all the set-up: `make run` (install, build, run the main job) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATASET ?= scifact
+SPLIT ?= test
+RERANKER ?= bm25
+
+.PHONY: install run test lint clean
+
+install: $(VENV)/.installed
+
+# torch==2.13.0 first: the CPU build from local disk; any other spec would pull a CUDA build.
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]' torch==2.13.0
+	touch $@
+
+run: install
+	$(PY) -m pipeline.index --dataset $(DATASET)
+	$(PY) -m pipeline.run --dataset $(DATASET) --split $(SPLIT) --reranker $(RERANKER)
+
+test: install
+	$(VENV)/bin/ruff check pipeline tests
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf indexes/*/ runs/*.trec* eval/*.json

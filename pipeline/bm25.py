@@ -1,0 +1,80 @@
+"""The BM25 first stage: Pyserini's ``LuceneSearcher`` over an index built by ``pipeline.index``.
+
+``k1`` and ``b`` are always set explicitly (Pyserini changes them silently only for its
+prebuilt indexes). Queries are searched in chunks so the JVM's memory stays bounded, and
+hits become ``(docid, score)`` at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipeline.errors import PipelineError
+from pipeline.java import start_jvm
+from pipeline.runs import Run
+from pipeline.topics import Topics
+
+CHUNK = 100
+
+
+def _prebuilt_names() -> set[str]:
+    try:
+        from pyserini.prebuilt_index_info import TF_INDEX_INFO
+    except ImportError:
+        return set()
+    return set(TF_INDEX_INFO)
+
+
+class BM25:
+    """A BM25 searcher over one Lucene index."""
+
+    def __init__(self, index: str | Path, k1: float = 0.9, b: float = 0.4) -> None:
+        index_path = Path(index)
+        self.jvm_start_s = start_jvm()
+        if not index_path.is_dir():
+            if str(index) in _prebuilt_names():
+                raise PipelineError(f"{index!r} is a Pyserini prebuilt index, which needs a download and this "
+                                    f"machine has no network; build a local one with python -m pipeline.index")
+            raise PipelineError(f"no index at {index_path}; build it with "
+                                f"python -m pipeline.index --dataset {index_path.name}")
+        if not any(index_path.glob("segments_*")):
+            raise PipelineError(f"{index_path} is not a Lucene index (an interrupted build?); "
+                                f"rebuild it with python -m pipeline.index --dataset {index_path.name} --force")
+        t0 = time.perf_counter()
+        from pyserini.search.lucene import LuceneSearcher
+
+        self.import_s = time.perf_counter() - t0
+        self.index = index_path
+        self.searcher = LuceneSearcher(str(index_path))
+        self.searcher.set_bm25(k1, b)
+        self.k1, self.b = k1, b
+
+    def search(self, topics: Topics, k: int = 1000, threads: int = 2, remove_query: bool = False,
+               progress: bool = True) -> Run:
+        """Top-``k`` BM25 hits for every query, as a :data:`Run` in the topics' order.
+
+        ``remove_query`` drops a hit whose docid equals the query id (Anserini's ``-removeQuery``,
+        used for BEIR, where queries may also be documents).
+        """
+        run: Run = {}
+        qids = list(topics)
+        with tqdm(total=len(qids), desc="BM25", unit=" q", disable=not progress) as bar:
+            for chunk in _chunks(qids, CHUNK):
+                hits = self.searcher.batch_search([topics[q] for q in chunk], chunk,
+                                                  k=k + 1 if remove_query else k, threads=threads)
+                for qid in chunk:
+                    docs = {h.docid: float(h.score) for h in hits.get(qid, [])}
+                    if remove_query:
+                        docs.pop(qid, None)
+                    run[qid] = dict(list(docs.items())[:k])
+                bar.update(len(chunk))
+        return run
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

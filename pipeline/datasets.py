@@ -1,0 +1,209 @@
+"""The dataset registry: which corpus, topics and qrels make up each named dataset and split.
+
+Built in: ``car-test200`` and ``scifact`` (shipped in ``data/``) and ``msmarco-dl19`` (read from
+``../shared/data/msmarco-dl19`` or ``$PIPELINE_DL19_DIR``; its licence keeps it out of the repo).
+Users add their own in a TOML file (``datasets.toml`` in the project root, or the file named by
+``$PIPELINE_DATASETS``)::
+
+    [my-collection]
+    corpus = "/data/collection.tsv"        # paths relative to this file are allowed
+    corpus_format = "tsv"                  # jsonl | beir | tsv | car
+    topics = "/data/queries.tsv"
+    topics_format = "tsv"                  # tsv | trec | beir | car-outlines
+    [my-collection.splits]
+    dev = "/data/qrels.dev.txt"            # a qrels path, or a table:
+    test = { qrels = "/data/qrels.test.txt", topics = "/data/queries.test.tsv", candidates = "/data/bm25.run" }
+
+Splits are defined here, once and deterministically: TREC CAR pages go 60/20/20 to
+train/dev/test by an MD5 of the page id; SciFact keeps its official train/test and holds out
+the train queries whose MD5 bucket is below 20 (of 100) as dev.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import corpora, topics
+from pipeline.corpora import Doc
+from pipeline.errors import PipelineError
+from pipeline.qrels import Qrels, read_qrels
+from pipeline.topics import Topics, read_topics
+
+ROOT = Path(os.environ.get("PIPELINE_HOME", Path(__file__).resolve().parent.parent))
+DATA = ROOT / "data"
+
+
+def bucket(key: str) -> int:
+    """A stable bucket in 0..99 for ``key`` (MD5-based, identical on every machine and run)."""
+    return int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % 100
+
+
+@dataclass(frozen=True)
+class Split:
+    """The judged queries of one split: a qrels file, optionally its own topics and first-stage run."""
+
+    qrels: Path
+    keep: Callable[[str], bool] | None = None  # which qids of the qrels belong to this split
+    topics: Path | None = None
+    topics_format: str | None = None
+    candidates: Path | None = None  # an official first-stage run to rerank, when there is one
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A corpus with its topics and per-split qrels."""
+
+    name: str
+    corpus: Path
+    corpus_format: str
+    topics: Path
+    topics_format: str
+    splits: dict[str, Split]
+    description: str = ""
+    remove_query: bool = False  # drop hits whose docid equals the qid (Anserini's -removeQuery for BEIR)
+    default_split: str = "test"
+
+    def split(self, name: str) -> Split:
+        """The split called ``name``, or an error listing the ones this dataset has."""
+        if name not in self.splits:
+            raise PipelineError(f"dataset {self.name!r} has no split {name!r}; it has: {', '.join(self.splits)}")
+        return self.splits[name]
+
+    def qrels(self, split: str) -> Qrels:
+        """The judgments of ``split``."""
+        s = self.split(split)
+        qrels = read_qrels(s.qrels)
+        return {q: d for q, d in qrels.items() if s.keep is None or s.keep(q)}
+
+    def topics_for(self, split: str) -> Topics:
+        """The queries of ``split``: those with judgments in it, in the topics file's order."""
+        s = self.split(split)
+        path, fmt = (s.topics, s.topics_format or self.topics_format) if s.topics else (self.topics, self.topics_format)
+        judged = self.qrels(split)
+        queries = read_topics(path, fmt)
+        return {qid: text for qid, text in queries.items() if qid in judged}
+
+    def docs(self) -> Iterator[Doc]:
+        """Iterate over the corpus."""
+        return corpora.read_corpus(self.corpus, self.corpus_format)
+
+
+def _car_page(qid: str) -> str:
+    return qid.split("/", 1)[0]
+
+
+def _car_split(lo: int, hi: int) -> Callable[[str], bool]:
+    return lambda qid: "/" in qid and lo <= bucket(_car_page(qid)) < hi
+
+
+def _builtin() -> dict[str, Dataset]:
+    car = DATA / "trec-car-test200"
+    sci = DATA / "scifact"
+    dl19 = Path(os.environ.get("PIPELINE_DL19_DIR", ROOT.parent / "shared" / "data" / "msmarco-dl19"))
+    car_qrels = car / "all.test200.cbor.hierarchical.qrels"
+    return {
+        "car-test200": Dataset(
+            name="car-test200",
+            corpus=car / "all.test200.cbor.paragraphs", corpus_format="car",
+            topics=car / "all.test200.cbor.outlines", topics_format="car-outlines",
+            splits={"train": Split(car_qrels, _car_split(0, 60)),
+                    "dev": Split(car_qrels, _car_split(60, 80)),
+                    "test": Split(car_qrels, _car_split(80, 100))},
+            description="TREC CAR v1.4 test200: 5,332 Wikipedia paragraphs, section-path queries, "
+                        "hierarchical qrels; pages split 60/20/20 by MD5"),
+        "scifact": Dataset(
+            name="scifact",
+            corpus=sci / "corpus.jsonl", corpus_format="beir",
+            topics=sci / "queries.jsonl", topics_format="beir",
+            splits={"train": Split(sci / "qrels" / "train.tsv", lambda q: bucket(q) >= 20),
+                    "dev": Split(sci / "qrels" / "train.tsv", lambda q: bucket(q) < 20),
+                    "test": Split(sci / "qrels" / "test.tsv")},
+            remove_query=True,
+            description="BEIR SciFact: 5,183 abstracts (title + text, flat); official train/test, "
+                        "dev = 20% of train by MD5"),
+        "msmarco-dl19": Dataset(
+            name="msmarco-dl19",
+            corpus=dl19 / "passages.tsv", corpus_format="tsv",
+            topics=dl19 / "dl19.queries.tsv", topics_format="tsv",
+            splits={"test": Split(dl19 / "qrels.dl19-passage.txt", candidates=dl19 / "dl19.bm25_top100.run")},
+            description="TREC DL 2019 passage: 43 judged queries, graded qrels, the official BM25 top-100 "
+                        "(candidate passages only; not committed, MS MARCO licence)"),
+    }
+
+
+def _resolve(base: Path, value: object, what: str, config: Path) -> Path:
+    if not isinstance(value, str) or not value:
+        raise PipelineError(f"{config}: {what} must be a path string")
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _user_datasets(config: Path) -> dict[str, Dataset]:
+    try:
+        with open(config, "rb") as f:
+            spec = tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise PipelineError(f"{config}: not valid TOML ({err})") from None
+    except OSError as err:
+        raise PipelineError(f"{config}: cannot read ({err.strerror})") from None
+    out = {}
+    base = config.parent
+    for name, entry in spec.items():
+        where = f"[{name}]"
+        if not isinstance(entry, dict):
+            raise PipelineError(f"{config}: {where} must be a table")
+        missing = [k for k in ("corpus", "corpus_format", "topics", "topics_format", "splits") if k not in entry]
+        if missing:
+            raise PipelineError(f"{config}: {where} lacks {', '.join(missing)}")
+        if entry["corpus_format"] not in corpora.FORMATS:
+            raise PipelineError(f"{config}: {where} corpus_format must be one of {', '.join(corpora.FORMATS)}")
+        if entry["topics_format"] not in topics.FORMATS:
+            raise PipelineError(f"{config}: {where} topics_format must be one of {', '.join(topics.FORMATS)}")
+        splits = {}
+        if not isinstance(entry["splits"], dict) or not entry["splits"]:
+            raise PipelineError(f"{config}: {where} splits must be a table of split = qrels path")
+        for split, value in entry["splits"].items():
+            if isinstance(value, str):
+                value = {"qrels": value}
+            if not isinstance(value, dict) or "qrels" not in value:
+                raise PipelineError(f"{config}: {where} split {split!r} needs a qrels path")
+            splits[split] = Split(
+                qrels=_resolve(base, value["qrels"], f"{where} {split}.qrels", config),
+                topics=(_resolve(base, value["topics"], f"{where} {split}.topics", config)
+                        if "topics" in value else None),
+                topics_format=value.get("topics_format"),
+                candidates=(_resolve(base, value["candidates"], f"{where} {split}.candidates", config)
+                            if "candidates" in value else None))
+        out[name] = Dataset(
+            name=name,
+            corpus=_resolve(base, entry["corpus"], f"{where} corpus", config), corpus_format=entry["corpus_format"],
+            topics=_resolve(base, entry["topics"], f"{where} topics", config), topics_format=entry["topics_format"],
+            splits=splits, description=str(entry.get("description", f"user dataset from {config}")),
+            remove_query=bool(entry.get("remove_query", False)),
+            default_split=str(entry.get("default_split", next(iter(splits)))))
+    return out
+
+
+def registry() -> dict[str, Dataset]:
+    """All known datasets: the built-in ones, then the user's (which may override a built-in name)."""
+    datasets = _builtin()
+    config = Path(os.environ.get("PIPELINE_DATASETS", ROOT / "datasets.toml"))
+    if config.is_file():
+        datasets.update(_user_datasets(config))
+    elif "PIPELINE_DATASETS" in os.environ:
+        raise PipelineError(f"{config}: no such dataset config (from $PIPELINE_DATASETS)")
+    return datasets
+
+
+def get_dataset(name: str) -> Dataset:
+    """The dataset called ``name``, or an error that lists the known ones."""
+    datasets = registry()
+    if name not in datasets:
+        raise PipelineError(f"unknown dataset {name!r}; known: {', '.join(sorted(datasets))} "
+                            f"(add your own in {ROOT / 'datasets.toml'})")
+    return datasets[name]

@@ -1,0 +1,17 @@
+"""The one error type users see: a short, actionable message instead of a traceback."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """A user-facing failure (bad input, missing index or model) with a one-line message.
+
+    Raise it with everything the user needs to fix the problem: the file, the line, what was
+    expected, or the command that builds the missing piece.
+    """
+
+
+def located(path: object, line: int | None, message: str) -> PipelineError:
+    """An error that names the file (and line, 1-based) it came from: ``path:line: message``."""
+    where = f"{path}:{line}" if line is not None else f"{path}"
+    return PipelineError(f"{where}: {message}")

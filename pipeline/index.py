@@ -1,0 +1,163 @@
+"""``python -m pipeline.index``: build a Lucene index of a collection with Pyserini's indexer.
+
+The index stores positions, document vectors and the raw document (``{"id", "contents"}``) so
+rerankers can fetch passage text. It is built in a temporary directory and renamed into place
+only when complete, with a ``pipeline-index.json`` manifest; a directory without that manifest
+was never finished. A complete index is reused unless ``--force`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipeline import corpora
+from pipeline.atomic import write_json
+from pipeline.cli import add_debug_flag, run_main
+from pipeline.corpora import Doc
+from pipeline.datasets import ROOT, get_dataset
+from pipeline.errors import PipelineError
+from pipeline.java import start_jvm
+from pipeline.provenance import record
+
+INDEXES = ROOT / "indexes"
+MANIFEST = "pipeline-index.json"
+
+
+def index_dir(dataset: str) -> Path:
+    """Where the index of a named dataset lives: ``indexes/<dataset>/``."""
+    return INDEXES / dataset
+
+
+def read_manifest(index: Path) -> dict | None:
+    """The manifest of a complete index, or None when ``index`` is not one we finished."""
+    try:
+        return json.loads((index / MANIFEST).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _write_collection(docs: Iterable[Doc], out: Path) -> tuple[int, int]:
+    """Write documents as Pyserini JsonCollection lines; returns (documents, blank ones).
+
+    Duplicate ids are an error. Anserini skips documents whose contents are blank, so they are
+    counted here to check the indexer's total.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    blank = 0
+    with open(out, "w", encoding="utf-8") as f:
+        for doc in tqdm(docs, desc="collection", unit=" docs", mininterval=1.0):
+            if doc.id in seen:
+                raise PipelineError(f"duplicate document id {doc.id!r} in the collection")
+            seen.add(doc.id)
+            blank += not doc.contents.strip()
+            f.write(json.dumps({"id": doc.id, "contents": doc.contents}, ensure_ascii=False) + "\n")
+    if not seen:
+        raise PipelineError("the collection has no documents")
+    return len(seen), blank
+
+
+def build_index(docs: Iterable[Doc], target: Path, source: dict, threads: int = 2, force: bool = False) -> dict:
+    """Build a Lucene index of ``docs`` at ``target``; returns its manifest.
+
+    Reuses a complete index unless ``force``. Raises if ``target`` exists but is not an index
+    this tool completed (for example one left by an older, interrupted build).
+    """
+    existing = read_manifest(target)
+    if existing is not None and not force:
+        return existing
+    if target.exists() and existing is None and not force:
+        raise PipelineError(f"{target} exists but is not a complete index (no {MANIFEST}); "
+                            f"rebuild it with --force")
+    staging = target.parent / f".{target.name}.building-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        t0 = time.perf_counter()
+        n_docs, blank = _write_collection(docs, staging / "collection" / "docs.jsonl")
+        jvm_s = start_jvm()
+        from jnius import autoclass
+
+        t1 = time.perf_counter()
+        args = ["-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator",
+                "-input", str(staging / "collection"), "-index", str(staging / "index"),
+                "-threads", str(threads), "-storePositions", "-storeDocvectors", "-storeRaw", "-quiet"]
+        autoclass("io.anserini.index.IndexCollection").main(args)
+        reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(staging / "index"))
+        indexed = reader.numDocs()
+        reader.close()
+        if indexed != n_docs - blank:
+            raise PipelineError(f"indexer stored {indexed} of {n_docs - blank} non-blank documents; "
+                                f"see its log above")
+        manifest = record(source=source, documents=indexed, blank_documents_skipped=blank, threads=threads,
+                          options=args[:4] + args[8:], jvm_start_s=round(jvm_s, 3),
+                          convert_s=round(t1 - t0, 3), index_s=round(time.perf_counter() - t1, 3))
+        write_json(staging / "index" / MANIFEST, manifest)
+        if target.exists():
+            old = target.parent / f".{target.name}.old-{os.getpid()}"
+            os.replace(target, old)
+            os.replace(staging / "index", target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / "index", target)
+        return manifest
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def define_args(parser: argparse.ArgumentParser) -> None:
+    """The command-line flags of ``pipeline.index``."""
+    src = parser.add_argument_group("what to index (one of)")
+    src.add_argument("--dataset", help="a registered dataset (car-test200, scifact, msmarco-dl19, or yours)")
+    src.add_argument("--collection", type=Path, help="a collection file to index instead of a dataset")
+    parser.add_argument("--format", choices=corpora.FORMATS, help="format of --collection")
+    parser.add_argument("--index", type=Path,
+                        help="where to write the index (default: indexes/<dataset> or indexes/<collection name>)")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="indexing threads")
+    parser.add_argument("--force", action="store_true", help="rebuild even if a complete index exists")
+    add_debug_flag(parser)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.index", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        epilog="example: python -m pipeline.index --dataset scifact")
+    define_args(parser)
+    args = parser.parse_args(argv)
+    if bool(args.dataset) == bool(args.collection):
+        parser.error("give exactly one of --dataset or --collection")
+    if args.dataset:
+        ds = get_dataset(args.dataset)
+        docs, source = ds.docs(), {"dataset": ds.name, "corpus": str(ds.corpus), "format": ds.corpus_format}
+        target = args.index or index_dir(ds.name)
+    else:
+        if not args.format:
+            parser.error("--collection needs --format")
+        docs = corpora.read_corpus(args.collection, args.format)
+        source = {"collection": str(args.collection.resolve()), "format": args.format}
+        target = args.index or INDEXES / args.collection.name.split(".")[0]
+    if read_manifest(target) is not None and not args.force:
+        print(f"index {target} is complete; reusing it (--force rebuilds)")
+        return 0
+    manifest = build_index(docs, target, source, threads=args.threads, force=args.force)
+    print(f"indexed {manifest['documents']} documents into {target} "
+          f"(convert {manifest['convert_s']:.1f} s, JVM start {manifest['jvm_start_s']:.1f} s, "
+          f"index {manifest['index_s']:.1f} s)")
+    return 0
+
+
+def main_cli() -> None:
+    """Console-script entry point."""
+    run_main(main)
+
+
+if __name__ == "__main__":
+    main_cli()

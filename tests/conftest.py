@@ -1,0 +1,69 @@
+"""Shared fixtures: real data slices, the shared collections, a real Lucene index."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.datasets import DATA, ROOT
+
+SHARED = Path(os.environ.get("PIPELINE_DL19_DIR", ROOT.parent / "shared" / "data" / "msmarco-dl19"))
+
+
+@pytest.fixture(scope="session")
+def dl19() -> Path:
+    """``../shared/data/msmarco-dl19`` (never committed: MS MARCO licence)."""
+    if not (SHARED / "qrels.dl19-passage.txt").is_file():
+        pytest.skip("TREC DL 2019 data not found beside the project (../shared/data/msmarco-dl19)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def scifact_slice(tmp_path_factory) -> Path:
+    """A real slice of SciFact in BEIR layout: 40 test queries, their relevant abstracts and
+    1,000 other abstracts, registered through a user ``datasets.toml``."""
+    out = tmp_path_factory.mktemp("scifact-slice")
+    sci = DATA / "scifact"
+    qrels_lines = (sci / "qrels" / "test.tsv").read_text().splitlines()[1:]
+    qids: list[str] = []
+    for line in qrels_lines:
+        q = line.split("\t")[0]
+        if q not in qids:
+            qids.append(q)
+    qids = qids[:40]
+    keep_qrels = [line for line in qrels_lines if line.split("\t")[0] in qids]
+    relevant = {line.split("\t")[1] for line in keep_qrels}
+    with open(sci / "corpus.jsonl") as f, open(out / "corpus.jsonl", "w") as g:
+        for i, line in enumerate(f):
+            if i < 1000 or json.loads(line)["_id"] in relevant:
+                g.write(line)
+    with open(sci / "queries.jsonl") as f, open(out / "queries.jsonl", "w") as g:
+        g.writelines(line for line in f if json.loads(line)["_id"] in qids)
+    (out / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(keep_qrels) + "\n")
+    (out / "datasets.toml").write_text(
+        '[sci-slice]\ncorpus = "corpus.jsonl"\ncorpus_format = "beir"\n'
+        'topics = "queries.jsonl"\ntopics_format = "beir"\nremove_query = true\n'
+        '[sci-slice.splits]\ntest = "test.tsv"\n')
+    return out
+
+
+@pytest.fixture(scope="session")
+def slice_index(scifact_slice, tmp_path_factory) -> Path:
+    """A real Lucene index of the SciFact slice, built with Pyserini's indexer in this process."""
+    from pipeline.corpora import read_corpus
+    from pipeline.index import build_index
+
+    target = tmp_path_factory.mktemp("indexes") / "sci-slice"
+    build_index(read_corpus(scifact_slice / "corpus.jsonl", "beir"), target, {"test": "slice"}, threads=2)
+    return target
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m <args>`` in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, cwd=ROOT)
