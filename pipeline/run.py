@@ -1,27 +1,35 @@
 """``python -m pipeline.run``: first stage, optional reranking, a TREC run and its evaluation.
 
-collection index -> BM25 top-``depth`` candidates -> (reranker) -> ``runs/<dataset>.<split>.<reranker>.trec``
-plus a JSON sidecar (config, versions, seed, timings) -> trec_eval measures printed and saved
-under ``eval/``.
+index -> BM25 top-``depth`` candidates (or ``--candidates RUN``) -> cross-encoder reranking
+(``--reranker teacher|student6L|student4L|PATH``; ``bm25`` for none) ->
+``runs/<dataset>.<split>.<reranker>.trec`` plus a JSON sidecar (config, versions, seed, timings,
+reranking statistics) -> trec_eval measures, printed and saved under ``eval/``.
+
+Reranking is resumable: after a kill, the same command continues from the last finished chunk
+of queries and writes the same run file as an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline import corpora
 from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
-from pipeline.datasets import ROOT, get_dataset
+from pipeline.crossencoder import DTYPES
+from pipeline.datasets import ROOT, Dataset, get_dataset
 from pipeline.errors import PipelineError
 from pipeline.evaluate import EVAL, evaluate, save
-from pipeline.index import index_dir
+from pipeline.index import index_dir, read_manifest
 from pipeline.provenance import record
-from pipeline.runs import OUTPUT_FORMATS, validate_tag, write_run
+from pipeline.runs import OUTPUT_FORMATS, Run, read_run, truncate, validate_tag, write_run
 
 RUNS = ROOT / "runs"
 DEFAULT_DATASET = "scifact"
@@ -29,71 +37,168 @@ DEFAULT_DATASET = "scifact"
 
 def define_args(parser: argparse.ArgumentParser) -> None:
     """The command-line flags of ``pipeline.run``."""
-    parser.add_argument("--dataset", default=DEFAULT_DATASET,
-                        help=f"registered dataset (default: {DEFAULT_DATASET}); see pipeline.datasets")
-    parser.add_argument("--split", help="split to run (default: the dataset's test split)")
-    parser.add_argument("--reranker", default="bm25", help="bm25 (no reranking)")
-    parser.add_argument("--index", type=Path, help="Lucene index (default: indexes/<dataset>)")
-    parser.add_argument("--depth", "--hits", type=int, default=1000, dest="depth",
-                        help="candidates per query from the first stage (default: 1000)")
-    parser.add_argument("--k1", type=float, default=0.9, help="BM25 k1 (default: 0.9)")
-    parser.add_argument("--b", type=float, default=0.4, help="BM25 b (default: 0.4)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="search threads")
-    parser.add_argument("--output", type=Path,
-                        help="run file to write (default: runs/<dataset>.<split>.<reranker>.trec)")
-    parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="trec",
-                        help="trec (6 columns) or msmarco (qid<TAB>pid<TAB>rank)")
-    parser.add_argument("--tag", help="run tag, 1-15 of [A-Za-z0-9_-] (default: derived from the reranker)")
-    parser.add_argument("--seed", type=int, default=42, help="random seed, recorded with the run")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    what = parser.add_argument_group("what to run")
+    what.add_argument("--dataset", default=DEFAULT_DATASET,
+                      help=f"registered dataset (default: {DEFAULT_DATASET}): car-test200, scifact, msmarco-dl19, "
+                           f"or one from datasets.toml")
+    what.add_argument("--split", help="split to run (default: the dataset's test split)")
+    what.add_argument("--reranker", default="bm25",
+                      help="bm25 (no reranking), teacher, student6L, student4L (models/<name>/) or a model directory")
+    first = parser.add_argument_group("first stage")
+    first.add_argument("--index", type=Path, help="Lucene index (default: indexes/<dataset>)")
+    first.add_argument("--candidates", type=Path,
+                       help="rerank this run instead of BM25 (default for msmarco-dl19: its official BM25 top-100)")
+    first.add_argument("--depth", "--hits", type=int, default=1000, dest="depth",
+                       help="candidates per query to rerank (default: 1000, as in the paper)")
+    first.add_argument("--k1", type=float, default=0.9, help="BM25 k1 (default: 0.9)")
+    first.add_argument("--b", type=float, default=0.4, help="BM25 b (default: 0.4)")
+    first.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BM25 search threads")
+    model = parser.add_argument_group("reranking")
+    model.add_argument("--batch-size", type=int, default=32, help="pairs per forward pass (default: 32)")
+    model.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available, else cpu)")
+    model.add_argument("--dtype", choices=DTYPES, default="fp32",
+                       help="fp32 (default); bf16 (GPU, or CPU with AVX-512 BF16); fp16 (GPU); int8 (CPU)")
+    model.add_argument("--max-length", type=int, help="max tokens per pair (default: recorded with the model, 512)")
+    model.add_argument("--chunk-pairs", type=int, default=8192,
+                       help="pairs per resumable chunk: batches are sorted by length within a chunk, and a killed "
+                            "run resumes from the last finished chunk (default: 8192)")
+    model.add_argument("--collection", type=Path,
+                       help="passage texts for --candidates from another corpus (default: the dataset's corpus)")
+    model.add_argument("--collection-format", choices=corpora.FORMATS, default="jsonl", help="format of --collection")
+    out = parser.add_argument_group("output")
+    out.add_argument("--output", type=Path,
+                     help="run file to write (default: runs/<dataset>.<split>.<reranker>[.<dtype>].trec)")
+    out.add_argument("--output-format", choices=OUTPUT_FORMATS, default="trec",
+                     help="trec (6 columns) or msmarco (qid<TAB>pid<TAB>rank)")
+    out.add_argument("--tag", help="run tag, 1-15 of [A-Za-z0-9_-] (default: derived from the reranker)")
+    out.add_argument("--seed", type=int, default=42, help="random seed, recorded with the run")
+    out.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_debug_flag(parser)
 
 
-def _default_tag(reranker: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(reranker).name)
+def _default_tag(reranker: str, dtype: str) -> str:
+    name = Path(reranker).name + ("" if dtype == "fp32" or reranker == "bm25" else f"-{dtype}")
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
     return cleaned[:15] or "pipeline"
 
 
+def bm25_candidates(ds: Dataset, split: str, topics: dict[str, str], args: argparse.Namespace,
+                    timings: dict) -> Run:
+    """BM25 top-``depth``, cached under ``runs/.cache/`` keyed by index, k1, b and depth."""
+    from pipeline.bm25 import BM25
+
+    index = args.index or index_dir(ds.name)
+    manifest = read_manifest(index) or {}
+    key = hashlib.sha256(json.dumps([str(Path(index).resolve()), manifest.get("created"), args.k1, args.b,
+                                     args.depth, ds.remove_query, sorted(topics.items())]).encode()).hexdigest()[:16]
+    cache = RUNS / ".cache" / f"{ds.name}.{split}.bm25.{key}.trec"
+    if cache.is_file():
+        timings["bm25_cached"] = str(cache)
+        return read_run(cache)
+    searcher = BM25(index, k1=args.k1, b=args.b)
+    t0 = time.perf_counter()
+    run = searcher.search(topics, k=args.depth, threads=args.threads, remove_query=ds.remove_query,
+                          progress=not args.no_progress)
+    seconds = time.perf_counter() - t0
+    timings.update(jvm_start_s=round(searcher.jvm_start_s, 3), pyserini_import_s=round(searcher.import_s, 3),
+                   bm25_s=round(seconds, 3), bm25_queries_per_s=round(len(topics) / seconds, 1))
+    write_run(cache, run, "bm25")
+    return run
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.run", description=__doc__.split("\n\n")[0][22:],
-                                     epilog="example: python -m pipeline.run --dataset scifact --split test")
+    parser = argparse.ArgumentParser(prog="python -m pipeline.run", description=__doc__.split("\n\n")[1],
+                                     epilog="example: python -m pipeline.run --reranker student4L --dataset scifact")
     define_args(parser)
     args = parser.parse_args(argv)
     t_start = time.perf_counter()
     random.seed(args.seed)
+    from pipeline.models import resolve
+
+    model_dir = resolve(args.reranker)
     ds = get_dataset(args.dataset)
     split = args.split or ds.default_split
-    tag = validate_tag(args.tag or _default_tag(args.reranker))
+    tag = validate_tag(args.tag or _default_tag(args.reranker, args.dtype))
     if args.depth < 1:
         raise PipelineError(f"--depth must be positive, got {args.depth}")
-    if args.reranker != "bm25":
-        raise PipelineError(f"unknown reranker {args.reranker!r}; available: bm25")
     topics = ds.topics_for(split)
     qrels = ds.qrels(split)
     if not topics:
         raise PipelineError(f"{ds.name}:{split} has no judged queries in {ds.topics}")
-    output = args.output or RUNS / f"{ds.name}.{split}.{Path(args.reranker).name}.trec"
+    name = Path(args.reranker).name + ("" if model_dir is None or args.dtype == "fp32" else f".{args.dtype}")
+    output = args.output or RUNS / f"{ds.name}.{split}.{name}.trec"
 
-    from pipeline.bm25 import BM25
+    timings: dict = {}
+    candidates_path = args.candidates or ds.split(split).candidates
+    if candidates_path is not None:
+        candidates = read_run(candidates_path)
+        unknown = [q for q in candidates if q not in topics]
+        candidates = {q: docs for q, docs in candidates.items() if q in topics}
+        if not candidates:
+            raise PipelineError(f"{candidates_path}: none of its queries are in {ds.name}:{split} "
+                                f"({len(unknown)} unknown, e.g. {unknown[:3]})")
+        candidates = truncate(candidates, args.depth)
+    else:
+        candidates = bm25_candidates(ds, split, topics, args, timings)
+    first_stage = evaluate(candidates, qrels)
 
-    searcher = BM25(args.index or index_dir(ds.name), k1=args.k1, b=args.b)
-    t0 = time.perf_counter()
-    run = searcher.search(topics, k=args.depth, threads=args.threads, remove_query=ds.remove_query,
-                          progress=not args.no_progress)
-    search_s = time.perf_counter() - t0
+    rerank_stats = None
+    model_info: dict = {}
+    if model_dir is None:
+        run = candidates
+    else:
+        import torch
+
+        from pipeline.crossencoder import CrossEncoder
+        from pipeline.passages import Passages
+        from pipeline.rerank import rerank
+
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        t0 = time.perf_counter()
+        model = CrossEncoder(model_dir, device=device, dtype=args.dtype, batch_size=args.batch_size,
+                             max_length=args.max_length)
+        if args.collection:
+            passages = Passages(docs=corpora.read_corpus(args.collection, args.collection_format))
+        elif ds.corpus.is_file():
+            passages = Passages(docs=ds.docs())
+        else:
+            passages = Passages(index=args.index or index_dir(ds.name))
+        timings["model_load_s"] = round(time.perf_counter() - t0, 3)
+        weights = sorted(model_dir.glob("*.safetensors"))
+        model_info = {"path": str(model_dir.resolve()), "num_labels": model.num_labels,
+                      "max_length": model.max_length, "dtype": args.dtype, "device": device,
+                      "batch_size": args.batch_size, "weights_bytes": sum(w.stat().st_size for w in weights)}
+        settings = {**model_info, "weights_mtime": [w.stat().st_mtime_ns for w in weights]}
+        checkpoint = output.with_name(output.name + ".partial")
+        run, rerank_stats = rerank(candidates, topics, passages, model, checkpoint, settings,
+                                   chunk_pairs=args.chunk_pairs, progress=not args.no_progress)
+        timings["rerank_s"] = round(rerank_stats.seconds, 3)
 
     write_run(output, run, tag, fmt=args.output_format)
+    if model_dir is not None:
+        output.with_name(output.name + ".partial").unlink(missing_ok=True)
     result = evaluate(run, qrels)
-    timings = {"jvm_start_s": round(searcher.jvm_start_s, 3), "pyserini_import_s": round(searcher.import_s, 3),
-               "bm25_s": round(search_s, 3), "bm25_queries_per_s": round(len(topics) / search_s, 1),
-               "total_s": round(time.perf_counter() - t_start, 3)}
+    timings["total_s"] = round(time.perf_counter() - t_start, 3)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "debug"}
-    config.update(split=split, tag=tag, index=str(searcher.index), remove_query=ds.remove_query)
-    write_json(Path(f"{output}.json"), record(config=config, seed=args.seed, queries=len(topics),
-                                              timings=timings, evaluation=result.aggregate))
+    config.update(split=split, tag=tag, remove_query=ds.remove_query,
+                  candidates=str(candidates_path) if candidates_path else "bm25")
+    write_json(Path(f"{output}.json"), record(
+        config=config, seed=args.seed, queries=len(candidates), model=model_info, timings=timings,
+        reranking=rerank_stats.as_dict() if rerank_stats else None,
+        evaluation=result.aggregate, first_stage_evaluation=first_stage.aggregate))
     save(result, EVAL / f"{output.name}.json", run=str(output), dataset=ds.name, split=split)
     print(f"{ds.name}:{split} {args.reranker}  ->  {output}")
-    print(result.table())
+    if model_dir is not None:
+        width = max(len(m) for m in result.measures)
+        print(f"{'':<{width}}  {'first':>7}  {'rerank':>7}")
+        for m in result.measures:
+            print(f"{m:<{width}}  {first_stage.aggregate[m]:7.4f}  {result.aggregate[m]:7.4f}")
+        print(f"({result.queries} queries; {result.convention})")
+        print(f"{rerank_stats.pairs} pairs, {rerank_stats.pairs_per_s:.1f} pairs/s, "
+              f"{rerank_stats.truncated_passages} passages truncated, "
+              f"{rerank_stats.recomputed_fp32_batches} batches recomputed in fp32")
+    else:
+        print(result.table())
     return 0
 
 

@@ -63,6 +63,26 @@ def slice_index(scifact_slice, tmp_path_factory) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A tiny BERT cross-encoder (random weights, a small real vocabulary) saved as a normal
+    Hugging Face directory with safetensors and a fast tokenizer."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny-bert")
+    words = sorted({w.lower().strip(".,;:()[]") for line in (DATA / "scifact" / "queries.jsonl").open()
+                    for w in json.loads(line)["text"].split()} - {""})[:2000]
+    (out / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), model_max_length=64)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``python -m <args>`` in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout,
