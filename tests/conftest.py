@@ -71,10 +71,13 @@ def tiny_bert(tmp_path_factory) -> Path:
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     out = tmp_path_factory.mktemp("tiny-bert")
-    words = sorted({w.lower().strip(".,;:()[]") for line in (DATA / "scifact" / "queries.jsonl").open()
-                    for w in json.loads(line)["text"].split()} - {""})[:2000]
+    from collections import Counter
+
+    counts = Counter(w.lower().strip(".,;:()[]") for line in (DATA / "scifact" / "queries.jsonl").open()
+                     for w in json.loads(line)["text"].split())
+    words = sorted(w for w, _ in counts.most_common(2000) if w)
     (out / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), model_max_length=64)
+    tokenizer = BertTokenizerFast(vocab=str(out / "vocab.txt"), model_max_length=64)
     torch.manual_seed(0)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                         intermediate_size=64, max_position_embeddings=128, num_labels=1)

@@ -1,0 +1,160 @@
+"""``python -m pipeline.distill --student 4L --procedure P``: the distillation procedures the paper compares.
+
+- ``finetune``: the small model (the pretrained LM's layers, uniformly chosen) trained on labels
+  only, no teacher.
+- ``lm-then-finetune``: LM distillation first (the student imitates the pretrained LM's hidden
+  states and attention maps on collection text: TinyBERT's general distillation), then labels.
+- ``ranker``: the student, initialised from the teacher's layers (uniform mapping), learns the
+  teacher's scores (``--score-loss kl|mse|margin-mse``, ``--temperature``), plus an optional
+  hard-label term (``--label-weight``).
+- ``lm+ranker`` (default; the paper's recommendation): LM distillation, then ranker distillation
+  with the score loss and intermediate losses against the teacher (hidden states including the
+  embeddings, attention maps, uniform layer mapping).
+
+Students have the teacher's width unless ``--hidden`` says otherwise (e.g. ``--hidden 312`` for
+TinyBERT's 4 × 312, with a learned projection for the hidden-state loss). The default output is
+``models/student<L>L`` for ``lm+ranker`` and ``models/student<L>L-<procedure>`` otherwise; the layer
+mapping and loss weights are saved in its ``pipeline-training.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from pipeline.cli import add_debug_flag, run_main
+from pipeline.datasets import get_dataset
+from pipeline.errors import PipelineError
+from pipeline.initialise import load_ranker, pretrained_lm, student, uniform_mapping
+from pipeline.losses import SCORE_LOSSES
+from pipeline.models import MODELS
+from pipeline.teacher_scores import teacher_scores
+from pipeline.train import add_schedule_args, schedule, training_groups
+from pipeline.training import LossConfig, Schedule, train
+
+PROCEDURES = ("finetune", "lm-then-finetune", "ranker", "lm+ranker")
+
+
+def lm_texts(args: argparse.Namespace, n: int) -> list[str]:
+    """``n`` passages sampled (seeded) from the training datasets' collections, for LM distillation."""
+    texts = [d.contents for name in args.dataset or ["car-test200", "scifact"] for d in get_dataset(name).docs()
+             if d.contents.strip()]
+    random.Random(args.seed).shuffle(texts)
+    return texts[:n]
+
+
+def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, tokenizer) -> Path:
+    """A student that imitates the pretrained LM (TinyBERT's general distillation), cached in models/.cache."""
+    from transformers import BertModel
+
+    lm_path = args.lm or pretrained_lm()
+    lm = load_ranker(lm_path, attn="eager")
+    init, mapping = student(lm, layers, hidden, seed=args.seed)
+    datasets = "+".join(args.dataset or ["car-test200", "scifact"])
+    out = MODELS / ".cache" / (f"lm-distilled.{layers}L.{hidden or lm.config.hidden_size}H.{datasets}"
+                               f".s{args.seed}.n{args.lm_texts}")
+    if (out / "config.json").is_file():
+        return out
+    if mapping == list(range(lm.config.num_hidden_layers + 1)) and hidden in (None, lm.config.hidden_size):
+        print(f"LM distillation skipped: a {layers}-layer student at the LM's width is the LM itself")
+        init.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        return out
+    projection = None if hidden in (None, lm.config.hidden_size) else \
+        torch.nn.Linear(hidden, lm.config.hidden_size)
+    teacher = BertModel.from_pretrained(lm_path, attn_implementation="eager")
+    init = init.to(torch.float32)
+    init.config._attn_implementation = "eager"
+    loss = LossConfig(label_loss=None, hidden_weight=1.0, attention_weight=1.0, mapping=mapping)
+    sched = Schedule(epochs=1.0, batch_groups=16, lr=1e-4, warmup=0.1, max_length=128, seed=args.seed,
+                     save_steps=args.save_steps)
+    print(f"LM distillation: {layers}L student <- {lm_path.name} (mapping {mapping}) on {args.lm_texts} passages")
+    train(init, tokenizer, out, loss, sched, texts=lm_texts(args, args.lm_texts), teacher=teacher,
+          projection=projection, resume=args.resume, provenance={"stage": "lm-distillation", "lm": str(lm_path)})
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.distill", description=__doc__.split("\n\n")[0][34:],
+                                     epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--student", required=True, help="student depth, e.g. 4L or 6L")
+    parser.add_argument("--procedure", choices=PROCEDURES, default="lm+ranker")
+    parser.add_argument("--teacher", type=Path, default=MODELS / "teacher", help="the fine-tuned teacher")
+    parser.add_argument("--lm", type=Path, help="the pretrained LM for LM distillation (default: packaged MiniLM)")
+    parser.add_argument("--lm-texts", type=int, default=2000, help="collection passages for LM distillation")
+    parser.add_argument("--hidden", type=int, help="student width (default: the teacher's)")
+    parser.add_argument("--score-loss", choices=sorted(SCORE_LOSSES), default="kl", help="teacher-score loss")
+    parser.add_argument("--temperature", type=float, default=1.0, help="KL temperature (default: 1)")
+    parser.add_argument("--label-weight", type=float, default=None,
+                        help="hard-label (softmax CE) weight; default 1 for label-only procedures, 0 otherwise")
+    parser.add_argument("--hidden-weight", type=float, default=1.0, help="lm+ranker: hidden-state loss weight")
+    parser.add_argument("--attention-weight", type=float, default=1.0, help="lm+ranker: attention loss weight")
+    parser.add_argument("--output", type=Path, help="where to save (default: models/student<L>L[-<procedure>])")
+    add_schedule_args(parser, epochs=1.0, lr=5e-5)
+    add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    try:
+        layers = int(args.student.upper().removesuffix("L"))
+    except ValueError:
+        raise PipelineError(f"--student must look like 4L or 6L, got {args.student!r}") from None
+    needs_teacher = args.procedure in ("ranker", "lm+ranker")
+    if needs_teacher and not (args.teacher / "config.json").is_file():
+        raise PipelineError(f"no teacher at {args.teacher}; build it with `python -m pipeline.train teacher`")
+    output = args.output or MODELS / (f"student{layers}L" + ("" if args.procedure == "lm+ranker"
+                                                              else f"-{args.procedure}"))
+    t0 = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(args.teacher if needs_teacher else (args.lm or pretrained_lm()))
+    groups = training_groups(args)
+    label_weight = args.label_weight if args.label_weight is not None else (0.0 if needs_teacher else 1.0)
+    teacher = projection = scores = None
+    if args.procedure in ("finetune", "lm-then-finetune"):
+        if args.procedure == "finetune":
+            model, mapping = student(load_ranker(args.lm or pretrained_lm()), layers, args.hidden, seed=args.seed)
+        else:
+            model = load_ranker(lm_distilled(args, layers, args.hidden, tokenizer))
+            mapping = uniform_mapping(layers, model.config.num_hidden_layers)
+        loss = LossConfig(label_loss="softmax-ce", label_weight=label_weight, mapping=mapping)
+    else:
+        scores = teacher_scores(args.teacher, groups, max_length=args.max_length)
+        attn = "eager" if args.procedure == "lm+ranker" else "sdpa"
+        teacher_model = load_ranker(args.teacher, attn=attn)
+        if args.procedure == "ranker":
+            model, mapping = student(teacher_model, layers, args.hidden, seed=args.seed)
+            loss = LossConfig(label_loss="softmax-ce", label_weight=label_weight, score_loss=args.score_loss,
+                              temperature=args.temperature, mapping=mapping)
+        else:
+            model = load_ranker(lm_distilled(args, layers, args.hidden, tokenizer), attn="eager")
+            mapping = uniform_mapping(layers, teacher_model.config.num_hidden_layers)
+            teacher = teacher_model
+            if model.config.hidden_size != teacher.config.hidden_size:
+                projection = torch.nn.Linear(model.config.hidden_size, teacher.config.hidden_size)
+            loss = LossConfig(label_loss="softmax-ce", label_weight=label_weight, score_loss=args.score_loss,
+                              temperature=args.temperature, hidden_weight=args.hidden_weight,
+                              attention_weight=args.attention_weight, mapping=mapping)
+    print(f"{args.procedure}: {layers}L student, {len(groups)} groups, losses {loss}")
+    summary = train(model, tokenizer, output, loss, schedule(args), groups=groups, teacher_scores=scores,
+                    teacher=teacher, projection=projection, resume=args.resume,
+                    provenance={"procedure": args.procedure, "student_layers": layers,
+                                "teacher": str(args.teacher) if needs_teacher else None})
+    print(f"saved {output}: {summary['steps']} steps in {time.perf_counter() - t0:.0f} s, loss "
+          f"{summary['first_logged_loss']} -> {summary['last_logged_loss']}")
+    return 0
+
+
+def main_cli() -> None:
+    """Console-script entry point."""
+    run_main(main)
+
+
+if __name__ == "__main__":
+    main_cli()

@@ -1,0 +1,110 @@
+"""``python -m pipeline.train teacher``: fine-tune the teacher cross-encoder on labels.
+
+The default teacher has 12 layers (the paper's depth), made by progressive stacking of the
+packaged 6-layer all-MiniLM-L6-v2 (``--layers 6`` trains it as is; ``--init PATH`` starts from any
+BERT checkpoint, e.g. bert-base-uncased). Training groups (1 relevant + ``--negatives`` BM25
+negatives) come from the train split of every ``--dataset``. Losses: softmax cross-entropy over
+each group (default) or pointwise BCE (monoBERT). The model is saved to ``models/teacher`` as a
+normal Hugging Face directory; ``--resume`` continues from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline.cli import add_debug_flag, run_main
+from pipeline.datasets import get_dataset
+from pipeline.errors import PipelineError
+from pipeline.examples import bm25_groups
+from pipeline.initialise import load_ranker, pretrained_lm, stacked
+from pipeline.losses import LABEL_LOSSES
+from pipeline.models import MODELS
+from pipeline.training import LossConfig, Schedule, train
+
+
+def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float) -> None:
+    """Flags shared by ``pipeline.train`` and ``pipeline.distill``."""
+    group = parser.add_argument_group("optimisation")
+    group.add_argument("--dataset", action="append", help="training dataset(s) (repeatable; default: car-test200 "
+                                                          "and scifact)")
+    group.add_argument("--split", default="train", help="split to train on (default: train)")
+    group.add_argument("--negatives", type=int, default=7, help="BM25 negatives per group (default: 7)")
+    group.add_argument("--bm25-depth", type=int, default=100, help="sample negatives from this BM25 depth")
+    group.add_argument("--epochs", type=float, default=epochs, help=f"passes over the groups (default: {epochs})")
+    group.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (overrides --epochs)")
+    group.add_argument("--batch-groups", type=int, default=4, help="groups per step (default: 4)")
+    group.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default: {lr})")
+    group.add_argument("--warmup", type=float, default=0.1, help="warm-up fraction of the steps (default: 0.1)")
+    group.add_argument("--max-length", type=int, default=256, help="max tokens per pair (default: 256)")
+    group.add_argument("--limit-groups", type=int, help="use only this many groups (smoke tests)")
+    group.add_argument("--seed", type=int, default=42)
+    group.add_argument("--save-steps", type=int, default=200, help="checkpoint every N steps")
+    group.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the output")
+
+
+def training_groups(args: argparse.Namespace) -> list:
+    """Groups from every ``--dataset``, shuffled together with the seed."""
+    groups = []
+    for name in args.dataset or ["car-test200", "scifact"]:
+        groups += bm25_groups(get_dataset(name), args.split, negatives=args.negatives, depth=args.bm25_depth,
+                              seed=args.seed)
+    random.Random(args.seed).shuffle(groups)
+    return groups[: args.limit_groups] if args.limit_groups else groups
+
+
+def schedule(args: argparse.Namespace) -> Schedule:
+    return Schedule(epochs=args.epochs, max_steps=args.max_steps, batch_groups=args.batch_groups, lr=args.lr,
+                    warmup=args.warmup, max_length=args.max_length, seed=args.seed, save_steps=args.save_steps)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.train", description=__doc__.split("\n\n")[0][30:],
+                                     epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["teacher"], help="what to train")
+    parser.add_argument("--init", type=Path, help="starting checkpoint (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--layers", type=int, default=12, help="teacher depth; more than --init's by stacking")
+    parser.add_argument("--stacking", choices=["interleave", "repeat"], default="interleave",
+                        help="interleave: 0,0,1,1,...; repeat: 0..5,0..5 (default: interleave)")
+    parser.add_argument("--loss", choices=sorted(LABEL_LOSSES), default="softmax-ce", help="label loss")
+    parser.add_argument("--output", type=Path, default=MODELS / "teacher", help="where to save")
+    add_schedule_args(parser, epochs=1.0, lr=3e-5)
+    add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    init = args.init or pretrained_lm()
+    if not (init / "config.json").is_file():
+        raise PipelineError(f"no checkpoint at {init}")
+    base = load_ranker(init)
+    depth = base.config.num_hidden_layers
+    if args.layers < depth or args.layers % depth:
+        raise PipelineError(f"--layers must be a multiple of {init}'s {depth} layers")
+    model = base if args.layers == depth else stacked(init, args.layers, args.stacking)
+    tokenizer = AutoTokenizer.from_pretrained(init)
+    t0 = time.perf_counter()
+    groups = training_groups(args)
+    print(f"{len(groups)} groups of {args.negatives + 1}; training a {args.layers}-layer teacher from {init}")
+    summary = train(model, tokenizer, args.output, LossConfig(label_loss=args.loss), schedule(args), groups=groups,
+                    resume=args.resume, provenance={"init": str(init), "layers": args.layers,
+                                                    "stacking": args.stacking if args.layers != depth else None,
+                                                    "datasets": args.dataset or ["car-test200", "scifact"],
+                                                    "examples_s": round(time.perf_counter() - t0, 1)})
+    print(f"saved {args.output}: {summary['steps']} steps, loss {summary['first_logged_loss']} -> "
+          f"{summary['last_logged_loss']}")
+    return 0
+
+
+def main_cli() -> None:
+    """Console-script entry point."""
+    run_main(main)
+
+
+if __name__ == "__main__":
+    main_cli()

@@ -1,0 +1,207 @@
+"""The training loop shared by teacher fine-tuning and distillation: Hugging Face's ``Trainer``.
+
+Using the stock ``Trainer`` keeps ``torchrun``/accelerate multi-GPU, mixed precision,
+checkpointing and ``--resume`` working unchanged. What is ours: the batches (groups of one
+relevant passage and its negatives, or plain passages for LM distillation) and the loss, a
+weighted sum of
+
+- a label loss on the groups (softmax cross-entropy or pointwise BCE),
+- a score loss against the teacher's cached scores (KL with temperature, MSE, Margin-MSE),
+- layer losses against a teacher model run alongside (hidden states and attention maps).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
+
+from pipeline import losses
+from pipeline.atomic import write_json
+from pipeline.examples import Group
+from pipeline.provenance import record
+
+
+@dataclass
+class LossConfig:
+    """Which losses, with which weights; saved with every model."""
+
+    label_loss: str | None = "softmax-ce"
+    label_weight: float = 1.0
+    score_loss: str | None = None
+    score_weight: float = 1.0
+    temperature: float = 1.0
+    hidden_weight: float = 0.0
+    attention_weight: float = 0.0
+    mapping: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Schedule:
+    """Optimisation settings (the Hugging Face ``TrainingArguments`` we set)."""
+
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_groups: int = 8
+    lr: float = 3e-5
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    max_length: int = 256
+    seed: int = 42
+    save_steps: int = 200
+
+
+class _Groups(torch.utils.data.Dataset):
+    def __init__(self, groups: list[Group], teacher_scores: list[list[float]] | None) -> None:
+        self.groups, self.teacher_scores = groups, teacher_scores
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, i: int) -> dict:
+        item = {"group": self.groups[i]}
+        if self.teacher_scores is not None:
+            item["teacher_scores"] = self.teacher_scores[i]
+        return item
+
+
+class _Texts(torch.utils.data.Dataset):
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"text": self.texts[i]}
+
+
+@dataclass
+class _Collator:
+    tokenizer: PreTrainedTokenizerBase
+    max_length: int
+
+    def __call__(self, items: list[dict]) -> dict:
+        if "text" in items[0]:
+            enc = self.tokenizer([it["text"] for it in items], truncation=True, max_length=self.max_length,
+                                 padding=True, return_tensors="pt")
+            return dict(enc)
+        groups: list[Group] = [it["group"] for it in items]
+        sizes = {len(g.texts) for g in groups}
+        if len(sizes) != 1:
+            raise ValueError("all groups in a batch must have the same size")
+        queries = [g.query for g in groups for _ in g.texts]
+        passages = [t for g in groups for t in g.texts]
+        enc = dict(self.tokenizer(queries, passages, truncation="only_second", max_length=self.max_length,
+                                  padding=True, return_tensors="pt"))
+        enc["group_size"] = torch.tensor(sizes.pop())
+        if "teacher_scores" in items[0]:
+            enc["teacher_scores"] = torch.tensor([it["teacher_scores"] for it in items], dtype=torch.float32)
+        return enc
+
+
+class DistillationModel(torch.nn.Module):
+    """The model being trained plus what the loss needs: an optional frozen teacher and projection."""
+
+    def __init__(self, model: torch.nn.Module, loss: LossConfig, teacher: torch.nn.Module | None = None,
+                 projection: torch.nn.Module | None = None) -> None:
+        super().__init__()
+        self.model, self.loss_config, self.projection = model, loss, projection
+        self._teacher = [teacher.eval().requires_grad_(False)] if teacher is not None else []  # not a submodule
+        self.config = getattr(model, "config", None)
+
+    @property
+    def teacher(self) -> torch.nn.Module | None:
+        return self._teacher[0] if self._teacher else None
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None, group_size=None, teacher_scores=None):
+        cfg = self.loss_config
+        layers = cfg.hidden_weight > 0 or cfg.attention_weight > 0
+        lm = group_size is None  # plain passages: LM distillation
+        encoder = self.model.bert if lm and hasattr(self.model, "bert") else self.model
+        out = encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      output_hidden_states=layers, output_attentions=cfg.attention_weight > 0)
+        total = input_ids.new_zeros((), dtype=torch.float32)
+        parts: dict[str, torch.Tensor] = {}
+        if not lm:
+            scores = out.logits[:, 0].float().view(-1, int(group_size))
+            if cfg.label_loss and cfg.label_weight:
+                parts["label"] = losses.LABEL_LOSSES[cfg.label_loss](scores)
+                total = total + cfg.label_weight * parts["label"]
+            if cfg.score_loss and cfg.score_weight:
+                parts["score"] = losses.SCORE_LOSSES[cfg.score_loss](scores, teacher_scores, cfg.temperature)
+                total = total + cfg.score_weight * parts["score"]
+        if layers:
+            teacher = self.teacher
+            t_encoder = teacher.bert if lm and hasattr(teacher, "bert") else teacher
+            with torch.no_grad():
+                t_out = t_encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                                  output_hidden_states=True, output_attentions=cfg.attention_weight > 0)
+            if cfg.hidden_weight:
+                parts["hidden"] = losses.hidden_mse(out.hidden_states, t_out.hidden_states, cfg.mapping,
+                                                    attention_mask, self.projection)
+                total = total + cfg.hidden_weight * parts["hidden"]
+            if cfg.attention_weight:
+                parts["attention"] = losses.attention_mse(out.attentions, t_out.attentions, cfg.mapping,
+                                                          attention_mask)
+                total = total + cfg.attention_weight * parts["attention"]
+        return {"loss": total, **{f"loss_{k}": v.detach() for k, v in parts.items()}}
+
+
+def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Path, loss: LossConfig,
+          schedule: Schedule, groups: list[Group] | None = None, texts: list[str] | None = None,
+          teacher_scores: list[list[float]] | None = None, teacher: torch.nn.Module | None = None,
+          projection: torch.nn.Module | None = None, resume: bool = False, provenance: dict | None = None,
+          callbacks: list | None = None) -> dict:
+    """Train ``model`` on groups (ranking) or texts (LM distillation); save it to ``output``.
+
+    Checkpoints go to ``output/checkpoints`` every ``save_steps`` steps; ``resume`` continues from
+    the newest one. The final model is a normal Hugging Face directory (safetensors, tokenizer
+    with ``model_max_length``) with ``pipeline-training.json`` recording how it was made.
+    """
+    wrapped = DistillationModel(model, loss, teacher, projection)
+    dataset = _Groups(groups, teacher_scores) if groups is not None else _Texts(texts or [])
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    args = _arguments(output, schedule, cuda, bf16)
+    trainer = Trainer(model=wrapped, args=args, train_dataset=dataset,
+                      data_collator=_Collator(tokenizer, schedule.max_length), callbacks=callbacks)
+    checkpoint = resume and any((output / "checkpoints").glob("checkpoint-*"))
+    result = trainer.train(resume_from_checkpoint=True if checkpoint else None)
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    model.save_pretrained(output, safe_serialization=True)
+    tokenizer.model_max_length = schedule.max_length
+    tokenizer.save_pretrained(output)
+    summary = {"steps": trainer.state.global_step, "train_loss": result.training_loss,
+               "first_logged_loss": history[0]["loss"] if history else None,
+               "last_logged_loss": history[-1]["loss"] if history else None,
+               "seconds": result.metrics.get("train_runtime")}
+    write_json(output / "pipeline-training.json", record(
+        loss=asdict(loss), schedule=asdict(schedule), examples=len(dataset), result=summary,
+        log=history, **(provenance or {})))
+    return summary
+
+
+def _arguments(output: Path, schedule: Schedule, cuda: bool, bf16: bool) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=str(output / "checkpoints"), per_device_train_batch_size=schedule.batch_groups,
+        learning_rate=schedule.lr, num_train_epochs=schedule.epochs, max_steps=schedule.max_steps,
+        warmup_steps=schedule.warmup, weight_decay=schedule.weight_decay, lr_scheduler_type="linear",
+        logging_steps=10, save_steps=schedule.save_steps, save_total_limit=1, seed=schedule.seed,
+        data_seed=schedule.seed, bf16=bf16, fp16=cuda and not bf16, use_cpu=not cuda,
+        remove_unused_columns=False, report_to=[], dataloader_num_workers=0, disable_tqdm=False)
+
+
+def read_training_record(path: Path) -> dict | None:
+    """The ``pipeline-training.json`` of a trained model directory, if any."""
+    try:
+        return json.loads((path / "pipeline-training.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

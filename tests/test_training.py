@@ -1,0 +1,72 @@
+"""Training with the Hugging Face Trainer on a tiny BERT: the loss goes down, --resume continues."""
+
+import json
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
+
+from pipeline.datasets import DATA
+from pipeline.examples import Group
+from pipeline.training import DistillationModel, LossConfig, Schedule, _Collator, train
+
+from .conftest import run_cli
+
+
+def _groups() -> list[Group]:
+    lines = [json.loads(line) for line in (DATA / "scifact" / "corpus.jsonl").open().readlines()[:40]]
+    texts = [f"{r['title']} {r['text']}" for r in lines]
+    return [Group(str(i), lines[i]["title"], [str(i), "x", "y", "z"],
+                  [texts[i], texts[(i + 7) % 40], texts[(i + 13) % 40], texts[(i + 21) % 40]]) for i in range(8)]
+
+
+def _loss(model, tokenizer, groups) -> float:
+    batch = _Collator(tokenizer, 64)([{"group": g} for g in groups])
+    with torch.no_grad():
+        return DistillationModel(model.eval(), LossConfig())(**batch)["loss"].item()
+
+
+def test_two_training_steps_lower_the_loss(tiny_bert, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert)
+    groups = _groups()
+    before = _loss(model, tokenizer, groups)
+    summary = train(model, tokenizer, tmp_path / "out", LossConfig(),
+                    Schedule(max_steps=2, batch_groups=8, lr=1e-2, warmup=0.0, max_length=64), groups=groups)
+    after = _loss(AutoModelForSequenceClassification.from_pretrained(tmp_path / "out"), tokenizer, groups)
+    assert summary["steps"] == 2 and after < before
+    saved = json.loads((tmp_path / "out" / "pipeline-training.json").read_text())
+    assert saved["loss"]["label_loss"] == "softmax-ce" and saved["schedule"]["max_steps"] == 2
+    assert AutoTokenizer.from_pretrained(tmp_path / "out").model_max_length == 64
+
+
+def test_resume_continues_from_the_checkpoint_to_the_same_weights(tiny_bert, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    groups = _groups()
+    sched = dict(batch_groups=2, lr=1e-3, warmup=0.0, max_length=64, save_steps=2)
+
+    def fresh():
+        return AutoModelForSequenceClassification.from_pretrained(tiny_bert)
+
+    class CrashAfterTwoSteps(TrainerCallback):  # as if the process died right after checkpoint-2
+        def on_save(self, args, state, control, **kwargs):
+            control.should_training_stop = state.global_step >= 2
+
+    train(fresh(), tokenizer, tmp_path / "straight", LossConfig(), Schedule(max_steps=4, **sched), groups=groups)
+    train(fresh(), tokenizer, tmp_path / "resumed", LossConfig(), Schedule(max_steps=4, **sched), groups=groups,
+          callbacks=[CrashAfterTwoSteps()])
+    assert (tmp_path / "resumed" / "checkpoints" / "checkpoint-2").is_dir()
+    summary = train(fresh(), tokenizer, tmp_path / "resumed", LossConfig(), Schedule(max_steps=4, **sched),
+                    groups=groups, resume=True)
+    assert summary["steps"] == 4
+    a = AutoModelForSequenceClassification.from_pretrained(tmp_path / "straight").state_dict()
+    b = AutoModelForSequenceClassification.from_pretrained(tmp_path / "resumed").state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    c = fresh().state_dict()
+    assert not all(torch.allclose(a[k], c[k]) for k in a)
+
+
+def test_distill_without_a_teacher_names_the_command(tmp_path):
+    proc = run_cli("pipeline.distill", "--student", "4L", "--teacher", str(tmp_path / "none"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: no teacher at {tmp_path / 'none'}; build it with `python -m pipeline.train teacher`")
