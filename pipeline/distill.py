@@ -80,7 +80,8 @@ def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, toke
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.distill", description=__doc__.split("\n\n")[0][34:],
+    parser = argparse.ArgumentParser(prog="python -m pipeline.distill",
+                                     description=__doc__.split("\n\n")[0].split(": ", 1)[1],
                                      epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--student", required=True, help="student depth, e.g. 4L or 6L")

@@ -62,7 +62,8 @@ def schedule(args: argparse.Namespace) -> Schedule:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.train", description=__doc__.split("\n\n")[0][30:],
+    parser = argparse.ArgumentParser(prog="python -m pipeline.train",
+                                     description=__doc__.split("\n\n")[0].split(": ", 1)[1],
                                      epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["teacher"], help="what to train")

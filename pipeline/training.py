@@ -12,7 +12,6 @@ weighted sum of
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,8 @@ from pipeline import losses
 from pipeline.atomic import write_json
 from pipeline.examples import Group
 from pipeline.provenance import record
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the collator tokenizes in the training loop
 
 
 @dataclass
@@ -194,14 +195,3 @@ def _arguments(output: Path, schedule: Schedule, cuda: bool, bf16: bool) -> Trai
         logging_steps=10, save_steps=schedule.save_steps, save_total_limit=1, seed=schedule.seed,
         data_seed=schedule.seed, bf16=bf16, fp16=cuda and not bf16, use_cpu=not cuda,
         remove_unused_columns=False, report_to=[], dataloader_num_workers=0, disable_tqdm=False)
-
-
-def read_training_record(path: Path) -> dict | None:
-    """The ``pipeline-training.json`` of a trained model directory, if any."""
-    try:
-        return json.loads((path / "pipeline-training.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
