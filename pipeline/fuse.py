@@ -1,0 +1,52 @@
+"""``python -m pipeline.fuse``: combine runs by reciprocal rank fusion or score interpolation."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline.cli import add_debug_flag, run_main
+from pipeline.errors import PipelineError
+from pipeline.fusion import NORMALIZATIONS, interpolate, rrf
+from pipeline.runs import OUTPUT_FORMATS, read_run, validate_tag, write_run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.fuse", description="Combine TREC runs into one.",
+        epilog="examples:\n  python -m pipeline.fuse runs/a.trec runs/b.trec --output runs/rrf.trec --tag rrf\n"
+               "  python -m pipeline.fuse runs/ce.trec runs/bm25.trec --method interpolation --alpha 0.7 "
+               "--output runs/mix.trec --tag mix", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="run files (TREC or MS MARCO; .gz ok)")
+    parser.add_argument("--method", choices=["rrf", "interpolation"], default="rrf")
+    parser.add_argument("--k", type=float, default=60.0, help="RRF constant (default: 60)")
+    parser.add_argument("--alpha", type=float, default=0.5, help="interpolation weight of the first run")
+    parser.add_argument("--normalization", choices=NORMALIZATIONS, default="minmax",
+                        help="per-query score normalisation before interpolating (default: minmax)")
+    parser.add_argument("--depth", type=int, default=1000, help="documents per query kept (and fused, for RRF)")
+    parser.add_argument("--output", type=Path, required=True, help="fused run to write")
+    parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="trec")
+    parser.add_argument("--tag", required=True, help="run tag, 1-15 of [A-Za-z0-9_-]")
+    add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    validate_tag(args.tag)
+    runs = [read_run(p) for p in args.runs]
+    if args.method == "rrf":
+        fused = rrf(runs, k=args.k, depth=args.depth)
+    else:
+        if len(runs) != 2:
+            raise PipelineError(f"interpolation combines exactly 2 runs, got {len(runs)}")
+        fused = interpolate(runs[0], runs[1], args.alpha, args.normalization)
+    write_run(args.output, fused, args.tag, fmt=args.output_format, depth=args.depth)
+    print(f"fused {len(runs)} runs ({args.method}) into {args.output}: {len(fused)} queries")
+    return 0
+
+
+def main_cli() -> None:
+    """Console-script entry point."""
+    run_main(main)
+
+
+if __name__ == "__main__":
+    main_cli()
