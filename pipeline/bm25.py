@@ -7,18 +7,22 @@ hits become ``(docid, score)`` at once.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
 
+from pipeline.datasets import ROOT
 from pipeline.errors import PipelineError
 from pipeline.java import start_jvm
-from pipeline.runs import Run
+from pipeline.runs import Run, read_run, write_run
 from pipeline.topics import Topics
 
 CHUNK = 100
+CACHE = ROOT / "runs" / ".cache"
 
 
 def _prebuilt_names() -> set[str]:
@@ -73,6 +77,33 @@ class BM25:
                     run[qid] = dict(list(docs.items())[:k])
                 bar.update(len(chunk))
         return run
+
+
+def cached_search(name: str, split: str, topics: Topics, index: Path, k1: float = 0.9, b: float = 0.4,
+                  depth: int = 1000, remove_query: bool = False, threads: int = 2, progress: bool = True,
+                  timings: dict | None = None) -> Run:
+    """BM25 top-``depth`` for ``topics``, cached under ``runs/.cache/`` keyed by index, k1, b, depth and topics.
+
+    ``timings`` (if given) receives the JVM start, Pyserini import and search times, or the cache used.
+    """
+    from pipeline.index import read_manifest
+
+    manifest = read_manifest(Path(index)) or {}
+    key = hashlib.sha256(json.dumps([str(Path(index).resolve()), manifest.get("created"), k1, b, depth,
+                                     remove_query, sorted(topics.items())]).encode()).hexdigest()[:16]
+    cache = CACHE / f"{name}.{split}.bm25.{key}.trec"
+    timings = {} if timings is None else timings
+    if cache.is_file():
+        timings["bm25_cached"] = str(cache)
+        return read_run(cache)
+    searcher = BM25(index, k1=k1, b=b)
+    t0 = time.perf_counter()
+    run = searcher.search(topics, k=depth, threads=threads, remove_query=remove_query, progress=progress)
+    seconds = time.perf_counter() - t0
+    timings.update(jvm_start_s=round(searcher.jvm_start_s, 3), pyserini_import_s=round(searcher.import_s, 3),
+                   bm25_s=round(seconds, 3), bm25_queries_per_s=round(len(topics) / seconds, 1))
+    write_run(cache, run, "bm25")
+    return run
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

@@ -1,8 +1,8 @@
 """Training examples: groups of one relevant passage and ``n`` hard negatives per query.
 
 From a dataset's train split: positives from the qrels, negatives sampled (seeded) from the
-BM25 top-``depth`` with every judged-relevant document excluded. Groups are cached on disk next to
-the BM25 run that produced them, so re-running training reuses both. MS MARCO's official
+BM25 top-``depth`` with every judged-relevant document excluded. Groups are cached on disk and the
+BM25 run that produced them in the shared BM25 cache, so re-running training reuses both. MS MARCO's official
 training files (text triples, or id triples with the collection and queries) give groups of
 1 + 1 in the same form.
 """
@@ -19,7 +19,7 @@ from pipeline.atomic import atomic_open
 from pipeline.datasets import Dataset
 from pipeline.errors import PipelineError, located
 from pipeline.models import MODELS
-from pipeline.runs import rank, read_run, write_run
+from pipeline.runs import rank
 from pipeline.textfiles import read_lines
 
 CACHE = MODELS / ".cache"
@@ -38,21 +38,16 @@ class Group:
 def bm25_groups(ds: Dataset, split: str, negatives: int = 7, depth: int = 100, seed: int = 42,
                 index: Path | None = None, k1: float = 0.9, b: float = 0.4) -> list[Group]:
     """Groups for ``ds:split``, cached under ``models/.cache/`` (with their BM25 run)."""
+    from pipeline.bm25 import cached_search
     from pipeline.index import index_dir
 
     key = f"{ds.name}.{split}.n{negatives}.d{depth}.s{seed}.k{k1}.b{b}"
     cache = CACHE / f"groups.{key}.jsonl"
     if cache.is_file():
         return read_groups(cache)
-    run_path = CACHE / f"bm25.{ds.name}.{split}.d{depth}.k{k1}.b{b}.trec"
     topics = ds.topics_for(split)
-    if run_path.is_file():
-        run = read_run(run_path)
-    else:
-        from pipeline.bm25 import BM25
-
-        run = BM25(index or index_dir(ds.name), k1=k1, b=b).search(topics, k=depth, remove_query=ds.remove_query)
-        write_run(run_path, run, "bm25")
+    run = cached_search(ds.name, split, topics, index or index_dir(ds.name), k1=k1, b=b, depth=depth,
+                        remove_query=ds.remove_query)
     qrels = ds.qrels(split)
     docs = {d.id: d.contents for d in ds.docs()}
     rng = random.Random(seed)

@@ -12,8 +12,6 @@ of queries and writes the same run file as an uninterrupted run.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import random
 import time
@@ -24,12 +22,12 @@ from pipeline import corpora
 from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.crossencoder import DTYPES
-from pipeline.datasets import ROOT, Dataset, get_dataset
+from pipeline.datasets import ROOT, get_dataset
 from pipeline.errors import PipelineError
 from pipeline.evaluate import EVAL, evaluate, save
-from pipeline.index import index_dir, read_manifest
+from pipeline.index import index_dir
 from pipeline.provenance import record
-from pipeline.runs import OUTPUT_FORMATS, Run, read_run, truncate, validate_tag, write_run
+from pipeline.runs import OUTPUT_FORMATS, read_run, truncate, validate_tag, write_run
 
 RUNS = ROOT / "runs"
 DEFAULT_DATASET = "scifact"
@@ -82,30 +80,6 @@ def _default_tag(reranker: str, dtype: str) -> str:
     return cleaned[:15] or "pipeline"
 
 
-def bm25_candidates(ds: Dataset, split: str, topics: dict[str, str], args: argparse.Namespace,
-                    timings: dict) -> Run:
-    """BM25 top-``depth``, cached under ``runs/.cache/`` keyed by index, k1, b and depth."""
-    from pipeline.bm25 import BM25
-
-    index = args.index or index_dir(ds.name)
-    manifest = read_manifest(index) or {}
-    key = hashlib.sha256(json.dumps([str(Path(index).resolve()), manifest.get("created"), args.k1, args.b,
-                                     args.depth, ds.remove_query, sorted(topics.items())]).encode()).hexdigest()[:16]
-    cache = RUNS / ".cache" / f"{ds.name}.{split}.bm25.{key}.trec"
-    if cache.is_file():
-        timings["bm25_cached"] = str(cache)
-        return read_run(cache)
-    searcher = BM25(index, k1=args.k1, b=args.b)
-    t0 = time.perf_counter()
-    run = searcher.search(topics, k=args.depth, threads=args.threads, remove_query=ds.remove_query,
-                          progress=not args.no_progress)
-    seconds = time.perf_counter() - t0
-    timings.update(jvm_start_s=round(searcher.jvm_start_s, 3), pyserini_import_s=round(searcher.import_s, 3),
-                   bm25_s=round(seconds, 3), bm25_queries_per_s=round(len(topics) / seconds, 1))
-    write_run(cache, run, "bm25")
-    return run
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.run", description=__doc__.split("\n\n")[1],
                                      epilog="example: python -m pipeline.run --reranker student4L --dataset scifact")
@@ -139,7 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 f"({len(unknown)} unknown, e.g. {unknown[:3]})")
         candidates = truncate(candidates, args.depth)
     else:
-        candidates = bm25_candidates(ds, split, topics, args, timings)
+        from pipeline.bm25 import cached_search
+
+        candidates = cached_search(ds.name, split, topics, args.index or index_dir(ds.name), k1=args.k1, b=args.b,
+                                   depth=args.depth, remove_query=ds.remove_query, threads=args.threads,
+                                   progress=not args.no_progress, timings=timings)
     first_stage = evaluate(candidates, qrels)
 
     rerank_stats = None
