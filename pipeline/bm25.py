@@ -84,7 +84,7 @@ def cached_search(name: str, split: str, topics: Topics, index: Path, k1: float 
                   timings: dict | None = None) -> Run:
     """BM25 top-``depth`` for ``topics``, cached under ``runs/.cache/`` keyed by index, k1, b, depth and topics.
 
-    ``timings`` (if given) receives the JVM start, Pyserini import and search times, or the cache used.
+    ``timings`` (if given) receives the cache file, and the JVM start, import and search times on a miss.
     """
     from pipeline.index import read_manifest
 
@@ -93,8 +93,9 @@ def cached_search(name: str, split: str, topics: Topics, index: Path, k1: float 
                                      remove_query, sorted(topics.items())]).encode()).hexdigest()[:16]
     cache = CACHE / f"{name}.{split}.bm25.{key}.trec"
     timings = {} if timings is None else timings
+    timings["bm25_cache"] = str(cache)
     if cache.is_file():
-        timings["bm25_cached"] = str(cache)
+        timings["bm25_cache_hit"] = True
         return read_run(cache)
     searcher = BM25(index, k1=k1, b=b)
     t0 = time.perf_counter()

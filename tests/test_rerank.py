@@ -32,9 +32,9 @@ def test_reranked_run_follows_the_scores_and_records_what_happened(scifact_slice
     for ranked in by_query.values():
         assert [r for r, _, _ in ranked] == list(range(1, 31))
         assert [d for _, _, d in ranked] == [d for d, _ in rank({d: s for _, s, d in ranked})]
-    bm25 = read_run(next((ROOT / "runs" / ".cache").glob("sci-slice.test.bm25.*.trec")))
-    assert {q: set(d) for q, d in read_run(out).items()} == {q: set(d) for q, d in bm25.items()}
     sidecar = json.loads(out.with_name("tiny.trec.json").read_text())
+    bm25 = read_run(sidecar["timings"]["bm25_cache"])
+    assert {q: set(d) for q, d in read_run(out).items()} == {q: set(d) for q, d in bm25.items()}
     assert sidecar["reranking"]["pairs"] == 1200 and sidecar["reranking"]["truncated_passages"] > 0
     assert sidecar["model"]["max_length"] == 64 and sidecar["model"]["dtype"] == "fp32"
     assert not out.with_name("tiny.trec.partial").exists()
