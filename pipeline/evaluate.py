@@ -24,9 +24,9 @@ from pathlib import Path
 
 from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
-from pipeline.datasets import ROOT, get_dataset
+from pipeline.datasets import ROOT, load_qrels
 from pipeline.errors import PipelineError
-from pipeline.qrels import Qrels, read_qrels
+from pipeline.qrels import Qrels
 from pipeline.runs import Run, rank, read_run, truncate
 
 EVAL = ROOT / "eval"
@@ -37,6 +37,18 @@ _TREC_EVAL = {"ndcg@10": ("ndcg_cut", "ndcg_cut_10"), "ndcg@20": ("ndcg_cut", "n
               "recall@10": ("recall", "recall_10"), "recall@20": ("recall", "recall_20"),
               "recall@100": ("recall", "recall_100"), "recall@1000": ("recall", "recall_1000")}
 MEASURES = ("mrr@10", "judged@10", *_TREC_EVAL)
+_TREC_EVAL_NAMES = {key: ours for ours, (_, key) in _TREC_EVAL.items()}
+
+
+def measure_name(name: str) -> str:
+    """Our name for a measure given as ours (``ndcg@10``) or trec_eval's (``ndcg_cut_10``, ``ndcg_cut.10``)."""
+    if name in MEASURES:
+        return name
+    ours = _TREC_EVAL_NAMES.get(name.replace(".", "_"))
+    if ours is None:
+        raise PipelineError(f"unknown measure {name!r}; known: {', '.join(MEASURES)} "
+                            f"(or trec_eval's {', '.join(_TREC_EVAL_NAMES)})")
+    return ours
 
 
 @dataclass
@@ -62,9 +74,7 @@ def evaluate(run: Run, qrels: Qrels, measures: Sequence[str] = DEFAULT_MEASURES,
     """Score ``run`` against ``qrels`` with trec_eval's semantics (see the module docstring)."""
     import pytrec_eval
 
-    unknown = [m for m in measures if m not in MEASURES]
-    if unknown:
-        raise PipelineError(f"unknown measure(s) {', '.join(unknown)}; known: {', '.join(MEASURES)}")
+    measures = [measure_name(m) for m in measures]
     if not qrels:
         raise PipelineError("the qrels are empty")
     trec = {m: _TREC_EVAL[m] for m in measures if m in _TREC_EVAL}
@@ -91,14 +101,6 @@ def evaluate(run: Run, qrels: Qrels, measures: Sequence[str] = DEFAULT_MEASURES,
     if relevance_level != 1:
         convention += f"; relevant means grade >= {relevance_level} (-l {relevance_level})"
     return Evaluation(list(measures), per_query, aggregate, n, relevance_level, convention)
-
-
-def load_qrels(spec: str) -> Qrels:
-    """Qrels from a path, or from a registered ``DATASET:SPLIT`` such as ``scifact:test``."""
-    if ":" in spec and not Path(spec).exists():
-        name, split = spec.split(":", 1)
-        return get_dataset(name).qrels(split)
-    return read_qrels(spec)
 
 
 def save(evaluation: Evaluation, path: Path, **context: object) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline.atomic import atomic_open
@@ -43,6 +43,14 @@ def truncate(run: Run, depth: int) -> Run:
     return {qid: dict(rank(docs)[:depth]) for qid, docs in run.items()}
 
 
+def iter_run_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, whitespace-separated columns)`` of every line that is not blank or a ``#`` comment."""
+    for lineno, line in read_lines(Path(path)):
+        cols = line.split()
+        if cols and not cols[0].startswith("#"):
+            yield lineno, cols
+
+
 def read_run(path: str | os.PathLike[str]) -> Run:
     """Read a TREC 6-column run (or MS MARCO's 3-column ``qid pid rank``), plain or gzipped.
 
@@ -50,12 +58,8 @@ def read_run(path: str | os.PathLike[str]) -> Run:
     query is an error. For 3-column files the score is ``-rank``, which preserves their order.
     Lines starting with ``#`` are comments.
     """
-    path = Path(path)
     run: Run = {}
-    for lineno, line in read_lines(path):
-        cols = line.split()
-        if not cols or cols[0].startswith("#"):
-            continue
+    for lineno, cols in iter_run_lines(path):
         if len(cols) == 6:
             qid, docid, score_text = cols[0], cols[2], cols[4]
         elif len(cols) == 3:

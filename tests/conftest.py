@@ -90,3 +90,21 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subproce
     """Run ``python -m <args>`` in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def slice_runs(scifact_slice, slice_index, tmp_path_factory) -> dict[str, Path]:
+    """Two real runs on the SciFact slice, top 100: BM25 with Anserini's BEIR setting (k1 0.9,
+    b 0.4) and with k1 1.2, b 0.75 (``bm25`` and ``bm25b``), as TREC files."""
+    from pipeline.bm25 import BM25
+    from pipeline.runs import write_run
+    from pipeline.topics import read_topics
+
+    topics = read_topics(scifact_slice / "queries.jsonl", "beir")
+    out = tmp_path_factory.mktemp("runs")
+    paths = {}
+    for name, k1, b in [("bm25", 0.9, 0.4), ("bm25b", 1.2, 0.75)]:
+        run = BM25(slice_index, k1=k1, b=b).search(topics, k=100, remove_query=True, progress=False)
+        paths[name] = out / f"{name}.trec"
+        write_run(paths[name], run, name)
+    return paths
