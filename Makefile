@@ -6,7 +6,7 @@ DATASET ?= scifact
 SPLIT ?= test
 RERANKER ?= bm25
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean browser
 
 install: $(VENV)/.installed
 
@@ -22,7 +22,13 @@ run: install
 	$(PY) -m pipeline.index --dataset $(DATASET)
 	$(PY) -m pipeline.run --dataset $(DATASET) --split $(SPLIT) --reranker $(RERANKER)
 
-test: install
+# Headless Chromium renders the HTML run diff in a test; installed from Debian when we are root.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed: the HTML diff test will be skipped"
+
+test: install browser
 	$(VENV)/bin/ruff check pipeline tests
 	$(PY) -m pytest -q
 

@@ -39,11 +39,18 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
                 yield _text(raw)
             raw.flush()
             os.fsync(raw.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class _text:  # noqa: N801 - a tiny adapter, used like a file

