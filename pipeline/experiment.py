@@ -1,0 +1,280 @@
+"""``python -m pipeline.experiment distillation``: the paper's comparison, on the embedded collections.
+
+For every model present — the teacher and each distillation procedure × {6L, 4L} (see
+:mod:`pipeline.distill`) — it reranks the BM25 top ``--depth`` of each test set (CAR test200 test
+pages, SciFact test, and TREC DL 2019's official BM25 top-100 when ``../shared`` has it), scores
+the runs with trec_eval's semantics, tests each model against the teacher and against BM25 (paired
+t-test on per-query nDCG@10), and measures every model's reranking speed in the same process on
+the same pairs (interleaved rounds, median pairs/s). It writes ``eval/distillation.md``,
+``eval/distillation.json`` (one row per model × dataset) and ``eval/distillation.png``
+(effectiveness against speed). Runs are kept in ``runs/experiment/`` under a name that holds a
+fingerprint of the model's weights, so a rerun only scores what changed, and a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.atomic import write_json, write_text
+from pipeline.cli import add_debug_flag, run_main
+from pipeline.datasets import ROOT, get_dataset
+from pipeline.errors import PipelineError
+from pipeline.evaluate import EVAL, evaluate
+from pipeline.models import MODELS
+from pipeline.runs import Run, rank, read_run
+from pipeline.significance import paired_t_test
+
+DATASETS = ("car-test200:test", "scifact:test", "msmarco-dl19:test")
+PROCEDURES = ("finetune", "lm-then-finetune", "ranker", "lm+ranker")
+MEASURES = ("ndcg@10", "mrr@10", "map")
+
+
+@dataclass
+class Entry:
+    """One row model: its name, how it was made, and where it lives (``None`` for BM25)."""
+
+    model: str
+    procedure: str
+    layers: int | None
+    hidden: int | None
+    path: Path | None
+
+
+def student_dir(models: Path, layers: int, procedure: str) -> Path:
+    """Where ``pipeline.distill`` saves a student: ``student<L>L`` for lm+ranker, else ``student<L>L-<procedure>``."""
+    return models / (f"student{layers}L" if procedure == "lm+ranker" else f"student{layers}L-{procedure}")
+
+
+def entries(models: Path) -> tuple[list[Entry], list[str]]:
+    """The models present (teacher first), and the build commands of those missing."""
+    import json
+
+    found, missing = [Entry("bm25", "bm25", None, None, None)], []
+    candidates = [("teacher", "teacher", models / "teacher", "python -m pipeline.train teacher")]
+    for layers in (6, 4):
+        for proc in PROCEDURES:
+            path = student_dir(models, layers, proc)
+            candidates.append((path.name, proc, path,
+                               f"python -m pipeline.distill --student {layers}L --procedure {proc}"))
+    for name, proc, path, command in candidates:
+        if (path / "config.json").is_file():
+            config = json.loads((path / "config.json").read_text())
+            found.append(Entry(name, proc, config["num_hidden_layers"], config["hidden_size"], path))
+        else:
+            missing.append(f"{name}: {command}")
+    if len(found) == 1 or found[1].model != "teacher":
+        raise PipelineError(f"no teacher in {models / 'teacher'}; build it with `python -m pipeline.train teacher` "
+                            "(or `make models`)")
+    return found, missing
+
+
+def fingerprint(path: Path) -> str:
+    """Eight hex digits that change when the model's weights or config change."""
+    parts = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(path.iterdir())
+             if p.suffix in (".safetensors", ".json")]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:8]
+
+
+def produce_run(entry: Entry, dataset: str, split: str, depth: int, batch_size: int, max_length: int | None,
+                out_dir: Path) -> Path:
+    """The run of ``entry`` on ``dataset:split`` (BM25 top ``depth``, reranked), made by ``pipeline.run`` once."""
+    from pipeline import run
+
+    name = entry.model if entry.path is None else f"{entry.model}.{fingerprint(entry.path)}"
+    suffix = f".m{max_length}" if max_length and entry.path is not None else ""
+    out = out_dir / f"{dataset}.{split}.{name}.d{depth}{suffix}.trec"
+    if out.is_file():
+        return out
+    args = ["--dataset", dataset, "--split", split, "--depth", str(depth), "--output", str(out),
+            "--reranker", "bm25" if entry.path is None else str(entry.path), "--batch-size", str(batch_size),
+            "--tag", entry.model.replace("+", "_")[:15]]
+    if max_length:
+        args += ["--max-length", str(max_length)]
+    print(f"== {entry.model} on {dataset}:{split} (top {depth})", file=sys.stderr)
+    run.main(args)
+    return out
+
+
+def speeds(found: list[Entry], pairs: list[tuple[str, str]], rounds: int, batch_size: int,
+           max_length: int | None) -> dict[str, float]:
+    """Median pairs/s of every model on the same ``pairs``, timed in interleaved rounds (tokenization included)."""
+    from pipeline.crossencoder import CrossEncoder
+
+    models = {e.model: CrossEncoder(e.path, batch_size=batch_size, max_length=max_length) for e in found if e.path}
+    queries, passages = [q for q, _ in pairs], [p for _, p in pairs]
+    for m in models.values():  # warm-up
+        m.score(queries[:batch_size], passages[:batch_size])
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, m in models.items():
+            t0 = time.perf_counter()
+            m.score(queries, passages)
+            times[name].append(time.perf_counter() - t0)
+    return {name: len(pairs) / statistics.median(t) for name, t in times.items()}
+
+
+def speed_pairs(dataset: str, split: str, run: Run, n: int) -> list[tuple[str, str]]:
+    """The first ``n`` (query, passage) pairs of ``run`` in rank order: real pairs for timing."""
+    ds = get_dataset(dataset)
+    topics = ds.topics_for(split)
+    texts = {d.id: d.contents for d in ds.docs()}
+    pairs = [(topics[q], texts[d]) for q in run for d, _ in rank(run[q])[:16] if d in texts]
+    return pairs[:n]
+
+
+def table_markdown(rows: list[dict], missing: list[str], settings: dict) -> str:
+    """``eval/distillation.md``: one table per dataset, then how it was made."""
+    lines = ["# Distillation: effectiveness and speed", "",
+             f"Reranking the BM25 top {settings['depth']} (DL 2019: its official top 100) on a "
+             f"{settings['device']}; pairs/s measured in the same process on {settings['speed_pairs']} real pairs, "
+             f"{settings['rounds']} interleaved rounds, median. p: paired t-test on per-query nDCG@10.", ""]
+    for key in dict.fromkeys((r["dataset"], r["split"]) for r in rows):
+        sub = [r for r in rows if (r["dataset"], r["split"]) == key]
+        lines += [f"## {key[0]} {key[1]} ({sub[0]['queries']} queries)", "",
+                  "| model | procedure | layers | hidden | nDCG@10 | MRR@10 | MAP | % of teacher nDCG@10 "
+                  "| pairs/s | speedup | p vs teacher | p vs BM25 |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in sub:
+            def fmt(v, spec):
+                return "—" if v is None else format(v, spec)
+            lines.append(f"| {r['model']} | {r['procedure']} | {fmt(r['layers'], 'd')} | {fmt(r['hidden'], 'd')} "
+                         f"| {r['ndcg@10']:.4f} | {r['mrr@10']:.4f} | {r['map']:.4f} "
+                         f"| {fmt(r['pct_of_teacher_ndcg@10'], '.1f')} | {fmt(r['pairs_per_s'], '.1f')} "
+                         f"| {fmt(r['speedup_vs_teacher'], '.2f')} | {fmt(r['p_vs_teacher'], '.3g')} "
+                         f"| {fmt(r['p_vs_bm25'], '.3g')} |")
+        lines.append("")
+    if missing:
+        lines += ["Not in the table (model not built):", ""] + [f"- {m}" for m in missing] + [""]
+    lines += ["Reproduce: `" + settings["command"] + "`", ""]
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """nDCG@10 against pairs/s (log scale), one panel per dataset; BM25 as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(dict.fromkeys((r["dataset"], r["split"]) for r in rows))
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4.2), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        sub = [r for r in rows if (r["dataset"], r["split"]) == key]
+        for r in sub:
+            if r["pairs_per_s"] is None:
+                ax.axhline(r["ndcg@10"], ls="--", color="grey", lw=1, label="BM25")
+                continue
+            marker = {"teacher": "*", 6: "o", 4: "s"}.get(r["procedure"] if r["procedure"] == "teacher"
+                                                         else r["layers"], "^")
+            ax.scatter(r["pairs_per_s"], r["ndcg@10"], marker=marker, s=60)
+            ax.annotate(r["model"], (r["pairs_per_s"], r["ndcg@10"]), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("reranking speed (pairs/s, log)")
+        ax.set_ylabel("nDCG@10")
+        ax.set_title(f"{key[0]} {key[1]}")
+        ax.legend(loc="lower left", fontsize=7)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def distillation(args: argparse.Namespace) -> int:
+    """Build the comparison (see the module docstring)."""
+    import torch
+
+    found, missing = entries(args.models)
+    datasets = []
+    for spec in args.datasets:
+        name, _, split = spec.partition(":")
+        ds = get_dataset(name)
+        split = split or ds.default_split
+        try:
+            ds.qrels(split)
+        except PipelineError as err:
+            if spec in DATASETS and name == "msmarco-dl19":
+                print(f"skipping {spec}: {err}", file=sys.stderr)
+                continue
+            raise
+        datasets.append((name, split))
+    runs: dict[tuple[str, str, str], Run] = {}
+    for name, split in datasets:
+        depth = 100 if name == "msmarco-dl19" else args.depth
+        for e in found:
+            runs[name, split, e.model] = read_run(produce_run(e, name, split, depth, args.batch_size,
+                                                              args.max_length, args.runs_dir))
+    first = datasets[0]
+    pairs = speed_pairs(*first, runs[first[0], first[1], "bm25"], args.speed_pairs)
+    print(f"timing {len(found) - 1} models on {len(pairs)} pairs of {first[0]}:{first[1]}, "
+          f"{args.rounds} rounds", file=sys.stderr)
+    rate = speeds(found, pairs, args.rounds, args.batch_size, args.max_length)
+    rows = []
+    for name, split in datasets:
+        qrels = get_dataset(name).qrels(split)
+        evals = {e.model: evaluate(runs[name, split, e.model], qrels, MEASURES) for e in found}
+        ndcg = {model: [v["ndcg@10"] for v in ev.per_query.values()] for model, ev in evals.items()}
+        teacher = evals["teacher"].aggregate["ndcg@10"]
+        for e in found:
+            agg = evals[e.model].aggregate
+            rows.append({
+                "model": e.model, "procedure": e.procedure, "layers": e.layers, "hidden": e.hidden,
+                "dataset": name, "split": split, "queries": evals[e.model].queries,
+                **{m: agg[m] for m in MEASURES},
+                "pct_of_teacher_ndcg@10": 100 * agg["ndcg@10"] / teacher if teacher else None,
+                "pairs_per_s": rate.get(e.model),
+                "speedup_vs_teacher": rate[e.model] / rate["teacher"] if e.model in rate else None,
+                "p_vs_teacher": None if e.model == "teacher" else paired_t_test(ndcg["teacher"], ndcg[e.model]),
+                "p_vs_bm25": None if e.model == "bm25" else paired_t_test(ndcg["bm25"], ndcg[e.model]),
+            })
+    device = "GPU" if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
+    settings = {"depth": args.depth, "rounds": args.rounds, "speed_pairs": len(pairs), "device": device,
+                "command": "python -m pipeline.experiment distillation " + " ".join(args.argv)}
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(args.output_dir / "distillation.json", rows)
+    write_text(args.output_dir / "distillation.md", table_markdown(rows, missing, settings))
+    plot(rows, args.output_dir / "distillation.png")
+    print(table_markdown(rows, missing, settings))
+    print(f"wrote {args.output_dir / 'distillation.md'}, .json and .png", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.experiment", description="Run one of the project's experiments.",
+        epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("experiment", choices=["distillation"], help="which experiment")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), metavar="DATASET:SPLIT",
+                        help=f"test sets (default: {' '.join(DATASETS)}; DL 2019 skipped when absent)")
+    parser.add_argument("--depth", type=int, default=100,
+                        help="BM25 candidates reranked per query (default: 100; the paper's 1000 is ~10x slower)")
+    parser.add_argument("--max-length", type=int, help="max tokens per pair (default: each model's own)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--speed-pairs", type=int, default=256, help="pairs timed per model (default: 256)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default: 3)")
+    parser.add_argument("--models", type=Path, default=MODELS, help="where the models are (default: models/)")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "experiment")
+    parser.add_argument("--output-dir", type=Path, default=EVAL)
+    add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    args.argv = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "distillation"]
+    if args.depth < 1 or args.rounds < 1 or args.speed_pairs < 1:
+        raise PipelineError("--depth, --rounds and --speed-pairs must be at least 1")
+    return distillation(args)
+
+
+def main_cli() -> None:
+    """Console-script entry point."""
+    run_main(main)
+
+
+if __name__ == "__main__":
+    main_cli()

@@ -1,0 +1,61 @@
+"""pipeline.experiment distillation end to end, with tiny models on the SciFact slice."""
+
+import json
+import shutil
+
+import pytest
+
+from pipeline.evaluate import evaluate
+from pipeline.qrels import read_qrels
+from pipeline.runs import read_run
+
+from .conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, scifact_slice, slice_index, tiny_bert):
+    """A project home with the slice's index and three tiny models: teacher, student6L, student4L-finetune."""
+    root = tmp_path_factory.mktemp("home")
+    (root / "indexes").mkdir()
+    (root / "indexes" / "sci-slice").symlink_to(slice_index)
+    for name in ("teacher", "student6L", "student4L-finetune"):
+        shutil.copytree(tiny_bert, root / "models" / name)
+    return root
+
+
+def test_distillation_table_json_and_plot(home, scifact_slice):
+    env = {"PIPELINE_HOME": str(home), "PIPELINE_DATASETS": str(scifact_slice / "datasets.toml")}
+    args = ("pipeline.experiment", "distillation", "--datasets", "sci-slice:test", "--depth", "5",
+            "--speed-pairs", "40", "--rounds", "2")
+    proc = run_cli(*args, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads((home / "eval" / "distillation.json").read_text())
+    assert [r["model"] for r in rows] == ["bm25", "teacher", "student6L", "student4L-finetune"]
+    keys = {"model", "procedure", "layers", "hidden", "dataset", "split", "ndcg@10", "mrr@10", "map", "pairs_per_s",
+            "speedup_vs_teacher", "p_vs_teacher", "p_vs_bm25"}
+    assert all(keys <= set(r) for r in rows)
+    qrels = read_qrels(scifact_slice / "test.tsv")
+    runs = sorted((home / "runs" / "experiment").glob("*.trec"))
+    assert len(runs) == 4
+    by_model = {r["model"]: r for r in rows}
+    for path in runs:
+        model = next(m for m in by_model if f".{m}." in path.name)
+        assert by_model[model]["ndcg@10"] == evaluate(read_run(path), qrels).aggregate["ndcg@10"]
+    assert by_model["teacher"]["speedup_vs_teacher"] == 1.0 and by_model["teacher"]["p_vs_teacher"] is None
+    assert by_model["student6L"]["p_vs_teacher"] == 1.0  # the same weights rerank identically
+    assert 0 <= by_model["student4L-finetune"]["p_vs_bm25"] <= 1 and by_model["bm25"]["pairs_per_s"] is None
+    assert by_model["teacher"]["procedure"] == "teacher" and by_model["student4L-finetune"]["layers"] == 2
+    md = (home / "eval" / "distillation.md").read_text()
+    assert "| student4L-finetune | finetune | 2 | 32 |" in md
+    assert "student4L: python -m pipeline.distill --student 4L --procedure lm+ranker" in md
+    assert (home / "eval" / "distillation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a second run reuses every run file instead of reranking again
+    stamps = {p: p.stat().st_mtime_ns for p in runs}
+    assert run_cli(*args, env=env, timeout=600).returncode == 0
+    assert {p: p.stat().st_mtime_ns for p in runs} == stamps
+
+
+def test_no_teacher_is_a_one_line_error(tmp_path):
+    proc = run_cli("pipeline.experiment", "distillation", env={"PIPELINE_HOME": str(tmp_path)})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "build it with `python -m pipeline.train teacher`" in proc.stderr.strip().splitlines()[-1]
