@@ -6,7 +6,7 @@ DATASET ?= scifact
 SPLIT ?= test
 RERANKER ?= bm25
 
-.PHONY: install run test lint clean browser
+.PHONY: install run test lint clean browser models
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 run: install
 	$(PY) -m pipeline.index --dataset $(DATASET)
 	$(PY) -m pipeline.run --dataset $(DATASET) --split $(SPLIT) --reranker $(RERANKER)
+
+# The default teacher and students (python -m pipeline.build_models prints the plan and its time first).
+models: install
+	$(PY) -m pipeline.index --dataset car-test200
+	$(PY) -m pipeline.index --dataset scifact
+	$(PY) -m pipeline.build_models
 
 # Headless Chromium renders the HTML run diff in a test; installed from Debian when we are root.
 browser:

@@ -1,0 +1,130 @@
+"""``python -m pipeline.build_models`` (``make models``): the default teacher and students, built in stages.
+
+The recipe, for the embedded collections on a CPU (every stage is a plain ``pipeline.train`` or
+``pipeline.distill`` command, printed before it runs):
+
+1. ``teacher-stage1``: the packaged all-MiniLM-L6-v2 (6 layers; the 12-layer stacked teacher was
+   not better on this budget, see ``models/README.md``) fine-tuned on CAR test200 and SciFact
+   train groups (1 relevant + 3 BM25 negatives), 128 tokens, lr 2e-4, one epoch;
+2. ``teacher``: stage 1 continued on SciFact alone at 256 tokens (its abstracts are long), lr 1e-4,
+   two epochs;
+3. ``student6L``, ``student4L``: ``lm+ranker`` distillation from that teacher (the paper's recipe),
+   on the groups of both collections, 256 tokens.
+
+A stage whose model is complete (``pipeline-training.json`` written last) is reused; an
+interrupted stage resumes from its last checkpoint. Before anything runs it prints an estimate of
+each stage's time on this machine: the cost of the same stage on the 2-core development CPU
+(measured for the teacher stages; estimated from the per-step cost for the students until their
+first full build), scaled by this machine's fp32 matrix-multiply rate relative to that CPU's
+(151 GFLOP/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.cli import add_debug_flag, run_main
+from pipeline.models import MODELS
+
+REFERENCE_GFLOPS = 151.0
+
+
+@dataclass
+class Stage:
+    """One build step: what it makes, the command, and its measured minutes on the reference CPU."""
+
+    name: str
+    output: Path
+    module: str
+    argv: list[str]
+    reference_minutes: float
+
+
+def recipe(models: Path, seed: int = 42) -> list[Stage]:
+    """The stages of the default build, in order."""
+    stage1, teacher = models / ".build" / "teacher-stage1", models / "teacher"
+    common = ["--negatives", "3", "--batch-groups", "8", "--seed", str(seed)]
+    return [
+        Stage("teacher-stage1", stage1, "pipeline.train",
+              ["teacher", "--layers", "6", "--dataset", "car-test200", "--dataset", "scifact", *common,
+               "--lr", "2e-4", "--max-length", "128", "--epochs", "1", "--output", str(stage1)], 34),
+        Stage("teacher", teacher, "pipeline.train",
+              ["teacher", "--layers", "6", "--init", str(stage1), "--dataset", "scifact", *common,
+               "--lr", "1e-4", "--max-length", "256", "--epochs", "2", "--output", str(teacher)], 38),
+        Stage("student6L", models / "student6L", "pipeline.distill",
+              ["--student", "6L", "--teacher", str(teacher), *common, "--max-length", "256",
+               "--output", str(models / "student6L")], 60),
+        Stage("student4L", models / "student4L", "pipeline.distill",
+              ["--student", "4L", "--teacher", str(teacher), *common, "--max-length", "256",
+               "--output", str(models / "student4L")], 45),
+    ]
+
+
+def complete(path: Path) -> bool:
+    """True when a training run saved its final model here (its record is written last)."""
+    return (path / "pipeline-training.json").is_file() and (path / "config.json").is_file()
+
+
+def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's fp32 matrix-multiply rate with torch (GFLOP/s)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / statistics.median(times) / 1e9
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.build_models", description="Build models/teacher, student6L and student4L.",
+        epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=Path, default=MODELS, help="where to build (default: models/)")
+    parser.add_argument("--only", nargs="+", choices=["teacher-stage1", "teacher", "student6L", "student4L"],
+                        help="build only these stages (their inputs must exist)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and the estimate, build nothing")
+    add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    stages = [s for s in recipe(args.models, args.seed) if not args.only or s.name in args.only]
+    todo = [s for s in stages if not complete(s.output)]
+    import torch
+
+    gpu = torch.cuda.is_available()
+    scale = REFERENCE_GFLOPS / gemm_gflops()
+    print("plan (estimates: reference CPU minutes x " + f"{scale:.2f}, this machine's GEMM rate)" +
+          (" — a GPU is present: expect far less" if gpu else ""))
+    for s in stages:
+        state = "done, reused" if s not in todo else f"~{s.reference_minutes * scale:.0f} min"
+        print(f"  {s.name:<15} {state:<14} python -m {s.module} {' '.join(s.argv)}")
+    print(f"total to build: ~{sum(s.reference_minutes for s in todo) * scale:.0f} min", flush=True)
+    if args.dry_run or not todo:
+        return 0
+    from pipeline import distill, train
+
+    for s in todo:
+        t0 = time.perf_counter()
+        print(f"\n== {s.name}: python -m {s.module} {' '.join(s.argv)} --resume", flush=True)
+        (train if s.module == "pipeline.train" else distill).main([*s.argv, "--resume"])
+        print(f"== {s.name} done in {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
+    print("built: " + ", ".join(str(s.output) for s in todo), file=sys.stderr)
+    return 0
+
+
+def main_cli() -> None:
+    """Console-script entry point."""
+    run_main(main)
+
+
+if __name__ == "__main__":
+    main_cli()

@@ -1,0 +1,26 @@
+"""The default model build: its plan, estimates and reuse of finished stages (the stages' commands
+themselves are exercised by test_training.py)."""
+
+import json
+
+from .conftest import run_cli
+
+
+def test_dry_run_prints_the_plan_and_reuses_finished_stages(tmp_path):
+    done = tmp_path / "teacher"
+    done.mkdir()
+    (done / "config.json").write_text("{}")
+    (done / "pipeline-training.json").write_text(json.dumps({"steps": 1}))
+    half = tmp_path / ".build" / "teacher-stage1"
+    half.mkdir(parents=True)
+    (half / "config.json").write_text("{}")  # no training record: an unfinished stage
+    proc = run_cli("pipeline.build_models", "--models", str(tmp_path), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("  ")}
+    assert list(lines) == ["teacher-stage1", "teacher", "student6L", "student4L"]
+    assert "done, reused" in lines["teacher"] and "done, reused" not in lines["teacher-stage1"]
+    assert f"--init {half}" in lines["teacher"] and f"--teacher {done}" in lines["student4L"]
+    estimates = [int(line.split("~")[1].split()[0]) for name, line in lines.items() if name != "teacher"]
+    total = int(proc.stdout.split("total to build: ~")[1].split()[0])
+    assert abs(total - sum(estimates)) <= len(estimates)  # rounding of each stage
+    assert not any(tmp_path.glob("student*"))  # a dry run builds nothing
