@@ -149,15 +149,20 @@ def main() -> None:
         ours_seconds(ours, pairs)  # warm-up for both
         st.predict(pairs, batch_size=args.batch_size, show_progress_bar=False)
         ours_t, st_t = [], []
+        st_other = {bs: [] for bs in (8, 16)}  # their smaller batches too, so the ratio is not about batch size
         for _ in range(repeats):
             ours_t.append(ours_seconds(ours, pairs))
             st_t.append(timed(lambda: st.predict(pairs, batch_size=args.batch_size, show_progress_bar=False)))
+            for bs, ts in st_other.items():
+                ts.append(timed(lambda bs=bs: st.predict(pairs, batch_size=bs, show_progress_bar=False)))
         diff = np.abs(ours.score([q for q, _ in pairs], [p for _, p in pairs])
                       - st.predict(pairs, batch_size=args.batch_size, show_progress_bar=False)).max()
         out.update(st_ratio_fp32=round(statistics.median(st_t) / statistics.median(ours_t), 3),
                    max_abs_score_diff=float(diff),
                    ours_pairs_per_s=round(len(pairs) / statistics.median(ours_t), 1),
-                   st_pairs_per_s=round(len(pairs) / statistics.median(st_t), 1))
+                   st_pairs_per_s=round(len(pairs) / statistics.median(st_t), 1),
+                   st_best_batch_ratio_fp32=round(min(statistics.median(t) for t in [st_t, *st_other.values()])
+                                                  / statistics.median(ours_t), 3))
         lengths = ours.encode([q for q, _ in pairs], [p for _, p in pairs]).lengths
         out["mean_tokens"] = round(float(lengths.mean()), 1)
 
@@ -217,7 +222,9 @@ def main() -> None:
     print(f"\n{len(pairs)} real pairs ({args.dataset} {args.split} BM25), mean {out['mean_tokens']} tokens, "
           f"{out['cores']} cores, fp32 GEMM {gemm:.0f} GFLOP/s")
     print(f"ours vs sentence-transformers (fp32, MiniLM 4L): {out['ours_pairs_per_s']} vs {out['st_pairs_per_s']} "
-          f"pairs/s = {out['st_ratio_fp32']}x, max |score diff| {out['max_abs_score_diff']:.2e}\n")
+          f"pairs/s = {out['st_ratio_fp32']}x at their batch size {args.batch_size} "
+          f"({out['st_best_batch_ratio_fp32']}x against their best of batch 8/16/{args.batch_size}), "
+          f"max |score diff| {out['max_abs_score_diff']:.2e}\n")
     print("| model | dtype | pairs | pairs/s | GFLOP/s | % of GEMM |")
     print("|---|---|---|---|---|---|")
     for name, dt, n, rate, gf in rows:

