@@ -25,6 +25,7 @@ from pipeline.corpora import Doc
 from pipeline.datasets import ROOT, get_dataset
 from pipeline.errors import PipelineError
 from pipeline.java import start_jvm
+from pipeline.locks import exclusive
 from pipeline.provenance import record
 
 INDEXES = ROOT / "indexes"
@@ -71,6 +72,11 @@ def build_index(docs: Iterable[Doc], target: Path, source: dict, threads: int = 
     Reuses a complete index unless ``force``. Raises if ``target`` exists but is not an index
     this tool completed (for example one left by an older, interrupted build).
     """
+    with exclusive(target, "built"):
+        return _build(docs, target, source, threads, force)
+
+
+def _build(docs: Iterable[Doc], target: Path, source: dict, threads: int, force: bool) -> dict:
     existing = read_manifest(target)
     if existing is not None and not force:
         return existing

@@ -26,6 +26,7 @@ from pipeline.datasets import ROOT, get_dataset
 from pipeline.errors import PipelineError
 from pipeline.evaluate import EVAL, evaluate, save
 from pipeline.index import index_dir
+from pipeline.locks import exclusive
 from pipeline.provenance import record
 from pipeline.runs import OUTPUT_FORMATS, read_run, truncate, validate_tag, write_run
 
@@ -103,81 +104,82 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = Path(args.reranker).name + ("" if model_dir is None or args.dtype == "fp32" else f".{args.dtype}")
     output = args.output or RUNS / f"{ds.name}.{split}.{name}.trec"
 
-    timings: dict = {}
-    candidates_path = args.candidates or ds.split(split).candidates
-    if candidates_path is not None:
-        candidates = read_run(candidates_path)
-        unknown = [q for q in candidates if q not in topics]
-        candidates = {q: docs for q, docs in candidates.items() if q in topics}
-        if not candidates:
-            raise PipelineError(f"{candidates_path}: none of its queries are in {ds.name}:{split} "
-                                f"({len(unknown)} unknown, e.g. {unknown[:3]})")
-        candidates = truncate(candidates, args.depth)
-    else:
-        from pipeline.bm25 import cached_search
-
-        candidates = cached_search(ds.name, split, topics, args.index or index_dir(ds.name), k1=args.k1, b=args.b,
-                                   depth=args.depth, remove_query=ds.remove_query, threads=args.threads,
-                                   progress=not args.no_progress, timings=timings)
-    first_stage = evaluate(candidates, qrels)
-
-    rerank_stats = None
-    model_info: dict = {}
-    if model_dir is None:
-        run = candidates
-    else:
-        import torch
-
-        from pipeline.crossencoder import CrossEncoder
-        from pipeline.passages import Passages
-        from pipeline.rerank import rerank
-
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        t0 = time.perf_counter()
-        model = CrossEncoder(model_dir, device=device, dtype=args.dtype, batch_size=args.batch_size,
-                             max_length=args.max_length)
-        if args.collection:
-            passages = Passages(docs=corpora.read_corpus(args.collection, args.collection_format))
-        elif ds.corpus.is_file():
-            passages = Passages(docs=ds.docs())
+    with exclusive(output, "written"):
+        timings: dict = {}
+        candidates_path = args.candidates or ds.split(split).candidates
+        if candidates_path is not None:
+            candidates = read_run(candidates_path)
+            unknown = [q for q in candidates if q not in topics]
+            candidates = {q: docs for q, docs in candidates.items() if q in topics}
+            if not candidates:
+                raise PipelineError(f"{candidates_path}: none of its queries are in {ds.name}:{split} "
+                                    f"({len(unknown)} unknown, e.g. {unknown[:3]})")
+            candidates = truncate(candidates, args.depth)
         else:
-            passages = Passages(index=args.index or index_dir(ds.name))
-        timings["model_load_s"] = round(time.perf_counter() - t0, 3)
-        weights = sorted(model_dir.glob("*.safetensors"))
-        model_info = {"path": str(model_dir.resolve()), "num_labels": model.num_labels,
-                      "max_length": model.max_length, "dtype": args.dtype, "device": device,
-                      "batch_size": args.batch_size, "weights_bytes": sum(w.stat().st_size for w in weights)}
-        settings = {**model_info, "weights_mtime": [w.stat().st_mtime_ns for w in weights]}
-        checkpoint = output.with_name(output.name + ".partial")
-        run, rerank_stats = rerank(candidates, topics, passages, model, checkpoint, settings,
-                                   chunk_pairs=args.chunk_pairs, progress=not args.no_progress)
-        timings["rerank_s"] = round(rerank_stats.seconds, 3)
+            from pipeline.bm25 import cached_search
 
-    write_run(output, run, tag, fmt=args.output_format)
-    if model_dir is not None:
-        output.with_name(output.name + ".partial").unlink(missing_ok=True)
-    result = evaluate(run, qrels)
-    timings["total_s"] = round(time.perf_counter() - t_start, 3)
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "debug"}
-    config.update(split=split, tag=tag, remove_query=ds.remove_query,
-                  candidates=str(candidates_path) if candidates_path else "bm25")
-    write_json(Path(f"{output}.json"), record(
-        config=config, seed=args.seed, queries=len(candidates), model=model_info, timings=timings,
-        reranking=rerank_stats.as_dict() if rerank_stats else None,
-        evaluation=result.aggregate, first_stage_evaluation=first_stage.aggregate))
-    save(result, EVAL / f"{output.name}.json", run=str(output), dataset=ds.name, split=split)
-    print(f"{ds.name}:{split} {args.reranker}  ->  {output}")
-    if model_dir is not None:
-        width = max(len(m) for m in result.measures)
-        print(f"{'':<{width}}  {'first':>7}  {'rerank':>7}")
-        for m in result.measures:
-            print(f"{m:<{width}}  {first_stage.aggregate[m]:7.4f}  {result.aggregate[m]:7.4f}")
-        print(f"({result.queries} queries; {result.convention})")
-        print(f"{rerank_stats.pairs} pairs, {rerank_stats.pairs_per_s:.1f} pairs/s, "
-              f"{rerank_stats.truncated_passages} passages truncated, "
-              f"{rerank_stats.recomputed_fp32_batches} batches recomputed in fp32")
-    else:
-        print(result.table())
+            candidates = cached_search(ds.name, split, topics, args.index or index_dir(ds.name), k1=args.k1, b=args.b,
+                                       depth=args.depth, remove_query=ds.remove_query, threads=args.threads,
+                                       progress=not args.no_progress, timings=timings)
+        first_stage = evaluate(candidates, qrels)
+
+        rerank_stats = None
+        model_info: dict = {}
+        if model_dir is None:
+            run = candidates
+        else:
+            import torch
+
+            from pipeline.crossencoder import CrossEncoder
+            from pipeline.passages import Passages
+            from pipeline.rerank import rerank
+
+            device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            t0 = time.perf_counter()
+            model = CrossEncoder(model_dir, device=device, dtype=args.dtype, batch_size=args.batch_size,
+                                 max_length=args.max_length)
+            if args.collection:
+                passages = Passages(docs=corpora.read_corpus(args.collection, args.collection_format))
+            elif ds.corpus.is_file():
+                passages = Passages(docs=ds.docs())
+            else:
+                passages = Passages(index=args.index or index_dir(ds.name))
+            timings["model_load_s"] = round(time.perf_counter() - t0, 3)
+            weights = sorted(model_dir.glob("*.safetensors"))
+            model_info = {"path": str(model_dir.resolve()), "num_labels": model.num_labels,
+                          "max_length": model.max_length, "dtype": args.dtype, "device": device,
+                          "batch_size": args.batch_size, "weights_bytes": sum(w.stat().st_size for w in weights)}
+            settings = {**model_info, "weights_mtime": [w.stat().st_mtime_ns for w in weights]}
+            checkpoint = output.with_name(output.name + ".partial")
+            run, rerank_stats = rerank(candidates, topics, passages, model, checkpoint, settings,
+                                       chunk_pairs=args.chunk_pairs, progress=not args.no_progress)
+            timings["rerank_s"] = round(rerank_stats.seconds, 3)
+
+        write_run(output, run, tag, fmt=args.output_format)
+        if model_dir is not None:
+            output.with_name(output.name + ".partial").unlink(missing_ok=True)
+        result = evaluate(run, qrels)
+        timings["total_s"] = round(time.perf_counter() - t_start, 3)
+        config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "debug"}
+        config.update(split=split, tag=tag, remove_query=ds.remove_query,
+                      candidates=str(candidates_path) if candidates_path else "bm25")
+        write_json(Path(f"{output}.json"), record(
+            config=config, seed=args.seed, queries=len(candidates), model=model_info, timings=timings,
+            reranking=rerank_stats.as_dict() if rerank_stats else None,
+            evaluation=result.aggregate, first_stage_evaluation=first_stage.aggregate))
+        save(result, EVAL / f"{output.name}.json", run=str(output), dataset=ds.name, split=split)
+        print(f"{ds.name}:{split} {args.reranker}  ->  {output}")
+        if model_dir is not None:
+            width = max(len(m) for m in result.measures)
+            print(f"{'':<{width}}  {'first':>7}  {'rerank':>7}")
+            for m in result.measures:
+                print(f"{m:<{width}}  {first_stage.aggregate[m]:7.4f}  {result.aggregate[m]:7.4f}")
+            print(f"({result.queries} queries; {result.convention})")
+            print(f"{rerank_stats.pairs} pairs, {rerank_stats.pairs_per_s:.1f} pairs/s, "
+                  f"{rerank_stats.truncated_passages} passages truncated, "
+                  f"{rerank_stats.recomputed_fp32_batches} batches recomputed in fp32")
+        else:
+            print(result.table())
     return 0
 
 
