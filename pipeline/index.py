@@ -77,6 +77,9 @@ def build_index(docs: Iterable[Doc], target: Path, source: dict, threads: int = 
 
 
 def _build(docs: Iterable[Doc], target: Path, source: dict, threads: int, force: bool) -> dict:
+    # we hold the lock on target: any staging or old copy beside it is a killed build's leftover
+    for leftover in [*target.parent.glob(f".{target.name}.building-*"), *target.parent.glob(f".{target.name}.old-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
     existing = read_manifest(target)
     if existing is not None and not force:
         return existing

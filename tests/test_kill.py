@@ -1,0 +1,64 @@
+"""kill -9 at a random point of pipeline.index and of a BM25 pipeline.run; the same command again
+finishes the job, with a byte-identical run and nothing half-written under a final name."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from pipeline.datasets import ROOT
+from pipeline.index import read_manifest
+
+from .conftest import run_cli
+
+
+def kill_after(args, env, seconds, started=None):
+    """Start ``python -m args`` and SIGKILL it ``seconds`` after ``started()`` turns true (at once
+    when not given), if it is still running."""
+    proc = subprocess.Popen([sys.executable, "-m", *args], env={**os.environ, **env}, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while started is not None and proc.poll() is None and not started():
+        time.sleep(0.01)
+    deadline = time.time() + seconds
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    killed = proc.poll() is None
+    if killed:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return killed
+
+
+def test_killed_index_build_is_finished_by_the_same_command(scifact_slice, tmp_path):
+    index = tmp_path / "idx"
+    args = ("pipeline.index", "--collection", str(scifact_slice / "corpus.jsonl"), "--format", "beir",
+            "--index", str(index))
+    rng = random.Random(os.getpid())
+    for _ in range(2):  # killed while converting or while Lucene writes the index, twice
+        assert kill_after(args, {}, rng.uniform(0.0, 1.0), lambda: any(tmp_path.glob(".idx.building-*"))), \
+            "the build finished before it could be killed"
+        assert read_manifest(index) is None  # never a half-built index under the final name
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr
+    assert read_manifest(index)["documents"] > 1000
+    assert not list(tmp_path.glob(".idx.*")) and not (tmp_path / "idx.lock").exists()  # no leftovers
+
+
+def test_killed_bm25_run_reruns_to_a_byte_identical_file(scifact_slice, slice_index, tmp_path):
+    env = {"PIPELINE_DATASETS": str(scifact_slice / "datasets.toml"), "PIPELINE_HOME": str(tmp_path)}
+    whole, again = tmp_path / "whole.trec", tmp_path / "again.trec"
+
+    def args(out):
+        return ("pipeline.run", "--dataset", "sci-slice", "--index", str(slice_index), "--output", str(out),
+                "--depth", "100", "--no-progress")
+    assert run_cli(*args(whole), env=env).returncode == 0
+    for path in tmp_path.glob("runs/.cache/*"):  # the BM25 cache too, so the killed run searches
+        path.unlink()
+    killed = kill_after(args(again), env, random.Random(os.getpid()).uniform(2.0, 12.0))
+    assert not again.exists() or not killed or again.read_bytes() == whole.read_bytes()
+    res = run_cli(*args(again), env=env)
+    assert res.returncode == 0, res.stderr
+    assert again.read_bytes() == whole.read_bytes()
+    assert not [p for p in tmp_path.rglob("*.tmp")]  # no temporary file survives under any name
