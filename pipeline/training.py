@@ -171,8 +171,9 @@ def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Pa
     args = _arguments(output, schedule, cuda, bf16)
     trainer = Trainer(model=wrapped, args=args, train_dataset=dataset,
                       data_collator=_Collator(tokenizer, schedule.max_length), callbacks=callbacks)
-    checkpoint = resume and any((output / "checkpoints").glob("checkpoint-*"))
-    result = trainer.train(resume_from_checkpoint=True if checkpoint else None)
+    saved = [int(p.name.split("-")[1]) for p in (output / "checkpoints").glob("checkpoint-*")
+             if p.name.split("-")[1].isdigit()] if resume else []
+    result = trainer.train(resume_from_checkpoint=True if saved else None)
     history = [h for h in trainer.state.log_history if "loss" in h]
     model.save_pretrained(output, safe_serialization=True)
     tokenizer.model_max_length = schedule.max_length
@@ -180,7 +181,7 @@ def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Pa
     summary = {"steps": trainer.state.global_step, "train_loss": result.training_loss,
                "first_logged_loss": history[0]["loss"] if history else None,
                "last_logged_loss": history[-1]["loss"] if history else None,
-               "seconds": result.metrics.get("train_runtime")}
+               "seconds": result.metrics.get("train_runtime"), "resumed_from_step": max(saved, default=None)}
     write_json(output / "pipeline-training.json", record(
         loss=asdict(loss), schedule=asdict(schedule), examples=len(dataset), result=summary,
         log=history, **(provenance or {})))

@@ -1,6 +1,7 @@
 """kill -9 at a random point of pipeline.index and of a BM25 pipeline.run; the same command again
 finishes the job, with a byte-identical run and nothing half-written under a final name."""
 
+import json
 import os
 import random
 import signal
@@ -62,3 +63,29 @@ def test_killed_bm25_run_reruns_to_a_byte_identical_file(scifact_slice, slice_in
     assert res.returncode == 0, res.stderr
     assert again.read_bytes() == whole.read_bytes()
     assert not [p for p in tmp_path.rglob("*.tmp")]  # no temporary file survives under any name
+
+
+def test_killed_training_resumes_to_the_same_weights(scifact_slice, slice_index, tiny_bert, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    (tmp_path / "indexes").mkdir()
+    (tmp_path / "indexes" / "sci-slice").symlink_to(slice_index)
+    env = {"PIPELINE_DATASETS": str(scifact_slice / "datasets.toml"), "PIPELINE_HOME": str(tmp_path)}
+
+    def args(out):
+        return ("pipeline.train", "teacher", "--dataset", "sci-slice", "--split", "test", "--init", str(tiny_bert),
+                "--layers", "2", "--limit-groups", "24", "--negatives", "3", "--batch-groups", "2",
+                "--max-steps", "12", "--save-steps", "2", "--max-length", "64", "--lr", "1e-3",
+                "--output", str(out), "--resume")
+    straight = run_cli(*args(tmp_path / "straight"), env=env)
+    assert straight.returncode == 0, straight.stderr[-1500:]
+    out = tmp_path / "killed"
+    assert kill_after(args(out), env, random.Random(os.getpid()).uniform(0.0, 0.5),
+                      lambda: any((out / "checkpoints").glob("checkpoint-4"))), "training ended before the kill"
+    assert not (out / "pipeline-training.json").exists()
+    again = run_cli(*args(out), env=env)
+    assert again.returncode == 0, again.stderr[-1500:]
+    assert json.loads((out / "pipeline-training.json").read_text())["result"]["resumed_from_step"] >= 4
+    a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(out / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
