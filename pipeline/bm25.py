@@ -8,6 +8,7 @@ hits become ``(docid, score)`` at once.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import time
 from collections.abc import Iterator
@@ -33,6 +34,32 @@ def _prebuilt_names() -> set[str]:
     return set(TF_INDEX_INFO)
 
 
+def open_searcher(index: Path):
+    """Pyserini's ``LuceneSearcher`` on ``index``; an index Lucene cannot read gets the fix, not a Java trace."""
+    from jnius import JavaException
+    from pyserini.search.lucene import LuceneSearcher
+
+    try:
+        return LuceneSearcher(str(index))
+    except JavaException as err:
+        text = str(err)
+        fix = f"rebuild it: python -m pipeline.index --index {index} --force (with its --dataset or --collection)"
+        if "IndexFormatTooOld" in text or "IndexFormatTooNew" in text:
+            detail = " ".join(text.split("Format version is not supported", 1)[-1].split(". ", 1)[0].split())
+            detail = detail.split("): ", 1)[-1].strip(" :")  # drop the resource name, keep "1 (needs ...)"
+            raise PipelineError(f"{index} was written by another Lucene version than this Pyserini's "
+                                f"(Anserini {_anserini_version()}){': ' + detail if detail else ''}; {fix}") from None
+        if "CorruptIndex" in text or "NoSuchFile" in text or "EOFException" in text:
+            raise PipelineError(f"{index} is a damaged Lucene index; {fix}") from None
+        raise
+
+
+def _anserini_version() -> str:
+    from pipeline.java import anserini_jar
+
+    return anserini_jar().stem.split("-")[1] if "-" in anserini_jar().stem else anserini_jar().stem
+
+
 class BM25:
     """A BM25 searcher over one Lucene index."""
 
@@ -49,11 +76,10 @@ class BM25:
             raise PipelineError(f"{index_path} is not a Lucene index (an interrupted build?); "
                                 f"rebuild it with python -m pipeline.index --dataset {index_path.name} --force")
         t0 = time.perf_counter()
-        from pyserini.search.lucene import LuceneSearcher
-
+        importlib.import_module("pyserini.search.lucene")
         self.import_s = time.perf_counter() - t0
         self.index = index_path
-        self.searcher = LuceneSearcher(str(index_path))
+        self.searcher = open_searcher(index_path)
         self.searcher.set_bm25(k1, b)
         self.k1, self.b = k1, b
 

@@ -27,9 +27,9 @@ class Passages:
             from pipeline.java import start_jvm
 
             start_jvm()
-            from pyserini.search.lucene import LuceneSearcher
+            from pipeline.bm25 import open_searcher
 
-            self._searcher = LuceneSearcher(str(index))
+            self._searcher = open_searcher(Path(index))
 
     def get(self, docid: str) -> str:
         """The contents of ``docid``; an error naming it when the collection lacks it."""

@@ -28,9 +28,9 @@ def _collection_lookup(index: Path):
     if not (index / "segments_1").exists() and not any(index.glob("segments_*")):
         raise PipelineError(f"{index}: not a Lucene index (no segments file)")
     start_jvm()
-    from pyserini.search.lucene import LuceneSearcher
+    from pipeline.bm25 import open_searcher
 
-    searcher = LuceneSearcher(str(index))
+    searcher = open_searcher(Path(index))
 
     def held(docids: Iterable[str]) -> set[str]:
         return {d for d in docids if searcher.doc(d) is not None}

@@ -84,3 +84,22 @@ def test_missing_and_prebuilt_indexes_are_clear_errors(tmp_path):
         BM25(tmp_path / "nothing")
     with pytest.raises(PipelineError, match=r"Pyserini prebuilt index.*no network"):
         BM25("beir-v1.0.0-scifact.flat")
+
+
+@pytest.mark.parametrize("version, message", [(1, "was written by another Lucene version"),
+                                              (99, "was written by another Lucene version")])
+def test_an_index_from_another_lucene_version_gets_the_fix(slice_index, tmp_path, version, message):
+    import shutil
+
+    from pipeline.bm25 import BM25
+
+    copy = tmp_path / "other-lucene"
+    shutil.copytree(slice_index, copy)
+    segments = next(copy.glob("segments_*"))
+    header = bytearray(segments.read_bytes())
+    assert header[4:13] == b"\x08segments"  # CodecUtil header: magic, codec name, then the format version
+    header[13:17] = version.to_bytes(4, "big")
+    segments.write_bytes(bytes(header))
+    with pytest.raises(PipelineError, match=message) as err:
+        BM25(copy)
+    assert f"python -m pipeline.index --index {copy} --force" in str(err.value) and "\n" not in str(err.value)
