@@ -72,3 +72,23 @@ def test_missing_named_model_names_the_command_that_builds_it(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         f"error: model 'student4L' not found in {tmp_path}/models/student4L; build it with "
         "`python -m pipeline.distill --student 4L` (or `make models` for all three)")
+
+
+def test_empty_queries_and_passages_are_scored_and_reported_and_long_ones_cut(tiny_bert, tmp_path):
+    import math
+
+    from pipeline.corpora import Doc
+    from pipeline.crossencoder import CrossEncoder
+    from pipeline.passages import Passages
+    from pipeline.rerank import rerank
+
+    docs = [Doc("d1", "", "a passage about cells"), Doc("d2", "", ""), Doc("d3", "", "protein " * 500)]
+    candidates = {"q1": {"d1": 3.0, "d2": 2.0, "d3": 1.0}, "q2": {"d1": 1.0, "d2": 0.5}}
+    topics = {"q1": "cells and proteins", "q2": ""}
+    model = CrossEncoder(tiny_bert, max_length=64)
+    run, stats = rerank(candidates, topics, Passages(docs=docs), model, tmp_path / "x.partial", {"m": 1},
+                        progress=False)
+    assert {q: set(d) for q, d in run.items()} == {q: set(d) for q, d in candidates.items()}  # nothing dropped
+    assert all(math.isfinite(s) for d in run.values() for s in d.values())
+    assert stats.empty_queries == ["q2"] and stats.empty_passages == 2  # d2, for both queries
+    assert stats.truncated_passages == 1  # d3 is cut to fit 64 tokens, the query is kept whole
