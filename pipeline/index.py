@@ -132,6 +132,16 @@ def define_args(parser: argparse.ArgumentParser) -> None:
                         help="where to write the index (default: indexes/<dataset> or indexes/<collection name>)")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="indexing threads")
     parser.add_argument("--force", action="store_true", help="rebuild even if a complete index exists")
+    dense = parser.add_argument_group("dense index (faiss) instead of Lucene")
+    dense.add_argument("--dense", action="store_true",
+                       help="encode the collection with a bi-encoder into indexes/<dataset>.<encoder>/")
+    dense.add_argument("--encoder", type=Path, help="bi-encoder directory (default: packaged all-MiniLM-L6-v2)")
+    dense.add_argument("--hnsw", type=int, metavar="M", help="an HNSW index with M links (default: exact flat IP)")
+    dense.add_argument("--ef-construction", type=int, default=200, help="HNSW efConstruction (default: 200)")
+    dense.add_argument("--ef-search", type=int, default=128, help="HNSW efSearch, recorded (default: 128)")
+    dense.add_argument("--shard-size", type=int, default=2048, help="documents per resumable shard")
+    dense.add_argument("--device", default="cpu", help="cpu or cuda")
+    dense.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="encoding precision")
     add_debug_flag(parser)
 
 
@@ -153,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         docs = corpora.read_corpus(args.collection, args.format)
         source = {"collection": str(args.collection.resolve()), "format": args.format}
         target = args.index or INDEXES / args.collection.name.split(".")[0]
+    if args.dense:
+        return _dense(args, docs, source, target if args.index else target.with_name(
+            f"{target.name}.{_encoder_name(args.encoder)}"))
     if read_manifest(target) is not None and not args.force:
         print(f"index {target} is complete; reusing it (--force rebuilds)")
         return 0
@@ -160,6 +173,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"indexed {manifest['documents']} documents into {target} "
           f"(convert {manifest['convert_s']:.1f} s, JVM start {manifest['jvm_start_s']:.1f} s, "
           f"index {manifest['index_s']:.1f} s)")
+    return 0
+
+
+def _encoder_name(path: Path | None) -> str:
+    from pipeline.dense import encoder_name
+
+    return encoder_name(path)
+
+
+def _dense(args: argparse.Namespace, docs: Iterable[Doc], source: dict, target: Path) -> int:
+    """``--dense``: the faiss index of the collection (see :mod:`pipeline.dense`)."""
+    from pipeline.biencoder import BiEncoder
+    from pipeline.dense import build_dense_index, read_dense_manifest
+
+    if args.force and read_dense_manifest(target) is not None:
+        shutil.rmtree(target)
+    elif read_dense_manifest(target) is not None:
+        print(f"dense index {target} is complete; reusing it (--force rebuilds)")
+        return 0
+    encoder = BiEncoder(args.encoder, device=args.device, dtype=args.dtype)
+    manifest = build_dense_index(list(docs), target, encoder, {**source, "encoder": str(encoder.path)},
+                                 shard_size=args.shard_size, hnsw_m=args.hnsw, ef_construction=args.ef_construction,
+                                 ef_search=args.ef_search)
+    print(f"encoded {manifest['documents']} documents into {target} ({manifest['index']['type']}; "
+          f"{manifest['encode_s']:.1f} s, {manifest['docs_per_s']} docs/s)")
     return 0
 
 

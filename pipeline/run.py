@@ -28,7 +28,7 @@ from pipeline.evaluate import EVAL, evaluate, save
 from pipeline.index import index_dir
 from pipeline.locks import exclusive
 from pipeline.provenance import record
-from pipeline.runs import OUTPUT_FORMATS, read_run, truncate, validate_tag, write_run
+from pipeline.runs import OUTPUT_FORMATS, Run, read_run, truncate, validate_tag, write_run
 
 RUNS = ROOT / "runs"
 DEFAULT_DATASET = "scifact"
@@ -44,7 +44,14 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--reranker", default="bm25",
                       help="bm25 (no reranking), teacher, student6L, student4L (models/<name>/) or a model directory")
     first = parser.add_argument_group("first stage")
+    first.add_argument("--first-stage", choices=["bm25", "dense", "hybrid"], default="bm25",
+                       help="candidates from BM25 (default), the dense index, or both fused (hybrid)")
     first.add_argument("--index", type=Path, help="Lucene index (default: indexes/<dataset>)")
+    first.add_argument("--dense-index", type=Path,
+                       help="faiss index (default: indexes/<dataset>.all-MiniLM-L6-v2, from pipeline.index --dense)")
+    first.add_argument("--fusion", choices=["rrf", "interpolation"], default="rrf",
+                       help="hybrid: reciprocal rank fusion (default) or normalised score interpolation")
+    first.add_argument("--alpha", type=float, default=0.5, help="hybrid interpolation: the weight of BM25")
     first.add_argument("--candidates", type=Path,
                        help="rerank this run instead of BM25 (default for msmarco-dl19: its official BM25 top-100)")
     first.add_argument("--depth", "--hits", type=int, default=1000, dest="depth",
@@ -76,6 +83,32 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     add_debug_flag(parser)
 
 
+def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timings: dict) -> Run:
+    """BM25, dense, or hybrid (fused) top-``--depth`` candidates for ``topics``."""
+    runs = []
+    if args.first_stage in ("bm25", "hybrid"):
+        from pipeline.bm25 import cached_search
+
+        runs.append(cached_search(ds.name, split, topics, args.index or index_dir(ds.name), k1=args.k1, b=args.b,
+                                  depth=args.depth, remove_query=ds.remove_query, threads=args.threads,
+                                  progress=not args.no_progress, timings=timings))
+    if args.first_stage in ("dense", "hybrid"):
+        from pipeline.dense import DenseSearcher, encoder_name
+
+        t0 = time.perf_counter()
+        searcher = DenseSearcher(args.dense_index or index_dir(f"{ds.name}.{encoder_name(None)}"))
+        runs.append(searcher.search(topics, k=args.depth, remove_query=ds.remove_query,
+                                    progress=not args.no_progress))
+        timings["dense_s"] = round(time.perf_counter() - t0, 3)
+        timings["dense_index"] = searcher.manifest["index"]
+    if len(runs) == 1:
+        return runs[0]
+    from pipeline.fusion import interpolate, rrf
+
+    fused = rrf(runs, depth=args.depth) if args.fusion == "rrf" else interpolate(runs[0], runs[1], args.alpha)
+    return truncate(fused, args.depth)
+
+
 def _default_tag(reranker: str, dtype: str) -> str:
     name = Path(reranker).name + ("" if dtype == "fp32" or reranker == "bm25" else f"-{dtype}")
     cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
@@ -94,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir = resolve(args.reranker)
     ds = get_dataset(args.dataset)
     split = args.split or ds.default_split
-    tag = validate_tag(args.tag or _default_tag(args.reranker, args.dtype))
+    tag = validate_tag(args.tag or _default_tag(args.reranker if args.first_stage == "bm25" or args.reranker != "bm25"
+                                                else args.first_stage, args.dtype))
     if args.depth < 1:
         raise PipelineError(f"--depth must be positive, got {args.depth}")
     topics = ds.topics_for(split)
@@ -102,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not topics:
         raise PipelineError(f"{ds.name}:{split} has no judged queries in {ds.topics}")
     name = Path(args.reranker).name + ("" if model_dir is None or args.dtype == "fp32" else f".{args.dtype}")
+    if args.first_stage != "bm25":
+        name = f"{args.first_stage}.{name}" if model_dir is not None else args.first_stage
     output = args.output or RUNS / f"{ds.name}.{split}.{name}.trec"
 
     with exclusive(output, "written"):
@@ -116,11 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     f"({len(unknown)} unknown, e.g. {unknown[:3]})")
             candidates = truncate(candidates, args.depth)
         else:
-            from pipeline.bm25 import cached_search
-
-            candidates = cached_search(ds.name, split, topics, args.index or index_dir(ds.name), k1=args.k1, b=args.b,
-                                       depth=args.depth, remove_query=ds.remove_query, threads=args.threads,
-                                       progress=not args.no_progress, timings=timings)
+            candidates = first_stage_run(args, ds, split, topics, timings)
         first_stage = evaluate(candidates, qrels)
 
         rerank_stats = None
@@ -162,13 +194,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         timings["total_s"] = round(time.perf_counter() - t_start, 3)
         config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "debug"}
         config.update(split=split, tag=tag, remove_query=ds.remove_query,
-                      candidates=str(candidates_path) if candidates_path else "bm25")
+                      candidates=str(candidates_path) if candidates_path else args.first_stage)
         write_json(Path(f"{output}.json"), record(
             config=config, seed=args.seed, queries=len(candidates), model=model_info, timings=timings,
             reranking=rerank_stats.as_dict() if rerank_stats else None,
             evaluation=result.aggregate, first_stage_evaluation=first_stage.aggregate))
         save(result, EVAL / f"{output.name}.json", run=str(output), dataset=ds.name, split=split)
-        print(f"{ds.name}:{split} {args.reranker}  ->  {output}")
+        print(f"{ds.name}:{split} {args.first_stage} -> {args.reranker}  ->  {output}")
         if model_dir is not None:
             width = max(len(m) for m in result.measures)
             print(f"{'':<{width}}  {'first':>7}  {'rerank':>7}")
