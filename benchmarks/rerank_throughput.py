@@ -33,24 +33,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pipeline.build_models import gemm_gflops  # noqa: E402
 from pipeline.crossencoder import CrossEncoder, available_cores  # noqa: E402
 from pipeline.datasets import get_dataset  # noqa: E402
 from pipeline.evaluate import evaluate  # noqa: E402
 from pipeline.index import build_index, index_dir, read_manifest  # noqa: E402
 from pipeline.models import MODELS  # noqa: E402
 from pipeline.runs import rank  # noqa: E402
-
-
-def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """fp32 matmul rate (GFLOP/s) of torch on this machine: the ceiling for BERT's linear layers."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - t0)
-    return 2 * n ** 3 / statistics.median(times) / 1e9
 
 
 def performed_flops(lengths: np.ndarray, layers: int, hidden: int, ffn: int) -> float:

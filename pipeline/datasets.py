@@ -209,7 +209,7 @@ def get_dataset(name: str) -> Dataset:
     return datasets[name]
 
 
-def _dataset_split(spec: str) -> tuple[Dataset, str] | None:
+def dataset_split(spec: str) -> tuple[Dataset, str] | None:
     """``DATASET:SPLIT`` as a dataset and split when ``spec`` is no existing path."""
     if ":" in spec and not Path(spec).exists():
         name, split = spec.split(":", 1)
@@ -219,14 +219,14 @@ def _dataset_split(spec: str) -> tuple[Dataset, str] | None:
 
 def load_qrels(spec: str) -> Qrels:
     """Qrels from a path, or from a registered ``DATASET:SPLIT`` such as ``scifact:test``."""
-    named = _dataset_split(spec)
+    named = dataset_split(spec)
     return named[0].qrels(named[1]) if named else read_qrels(spec)
 
 
 def load_topics(spec: str, fmt: str | None = None) -> Topics:
     """Topics from a path (format from ``fmt`` or the extension: ``.jsonl`` beir, ``.tsv``/``.txt``
     tsv, ``.cbor`` car-outlines, else trec), or from a registered ``DATASET:SPLIT``."""
-    named = _dataset_split(spec)
+    named = dataset_split(spec)
     if named:
         return named[0].topics_for(named[1])
     if fmt is None:

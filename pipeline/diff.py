@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipeline.atomic import write_text
 from pipeline.cli import add_debug_flag, run_main
-from pipeline.datasets import get_dataset, load_qrels
+from pipeline.datasets import dataset_split, load_qrels
 from pipeline.errors import PipelineError
 from pipeline.evaluate import measure_name
 from pipeline.rundiff import diff_runs
@@ -27,11 +27,8 @@ def _texts(args: argparse.Namespace):
     """``(docid -> text, {qid: query})`` for the HTML page, from --index or a DATASET:SPLIT qrels."""
     from pipeline.passages import Passages
 
-    dataset, queries = None, None
-    if ":" in args.qrels and not Path(args.qrels).exists():
-        name, split = args.qrels.split(":", 1)
-        dataset = get_dataset(name)
-        queries = dataset.topics_for(split)
+    named = dataset_split(args.qrels)
+    dataset, queries = (named[0], named[0].topics_for(named[1])) if named else (None, None)
     if args.index:
         if not args.index.is_dir():
             raise PipelineError(f"--index {args.index}: no such index directory")
