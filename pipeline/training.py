@@ -13,6 +13,7 @@ weighted sum of
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -171,9 +172,9 @@ def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Pa
     args = _arguments(output, schedule, cuda, bf16)
     trainer = Trainer(model=wrapped, args=args, train_dataset=dataset,
                       data_collator=_Collator(tokenizer, schedule.max_length), callbacks=callbacks)
-    saved = [int(p.name.split("-")[1]) for p in (output / "checkpoints").glob("checkpoint-*")
-             if p.name.split("-")[1].isdigit()] if resume else []
-    result = trainer.train(resume_from_checkpoint=True if saved else None)
+    saved = complete_checkpoints(output / "checkpoints") if resume else []
+    result = trainer.train(resume_from_checkpoint=str(output / "checkpoints" / f"checkpoint-{max(saved)}")
+                           if saved else None)
     history = [h for h in trainer.state.log_history if "loss" in h]
     model.save_pretrained(output, safe_serialization=True)
     tokenizer.model_max_length = schedule.max_length
@@ -186,6 +187,24 @@ def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Pa
         loss=asdict(loss), schedule=asdict(schedule), examples=len(dataset), result=summary,
         log=history, **(provenance or {})))
     return summary
+
+
+def complete_checkpoints(folder: Path) -> list[int]:
+    """Steps of the checkpoints in ``folder`` that finished saving.
+
+    The Trainer writes a checkpoint in place and ``trainer_state.json`` last, so a kill while saving
+    leaves a directory without it; such a directory is removed, and the run resumes from the
+    previous checkpoint, which the Trainer deletes only after the next one is complete.
+    """
+    steps = []
+    for path in folder.glob("checkpoint-*"):
+        if not path.name.split("-")[1].isdigit():
+            continue
+        if (path / "trainer_state.json").is_file():
+            steps.append(int(path.name.split("-")[1]))
+        else:
+            shutil.rmtree(path)
+    return sorted(steps)
 
 
 def _arguments(output: Path, schedule: Schedule, cuda: bool, bf16: bool) -> TrainingArguments:
