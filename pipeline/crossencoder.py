@@ -198,6 +198,15 @@ class CrossEncoder:
             start = end
         return out
 
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens in each text alone (no special tokens): what a pair of them will cost to score."""
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False,
+                                                  return_attention_mask=False)["input_ids"]] if texts else []
+
+    def pair_tokens(self, query_tokens: int, passage_tokens: int) -> int:
+        """Tokens of ``[CLS] q [SEP] p [SEP]`` after truncation to the max length."""
+        return min(self.max_length, query_tokens + passage_tokens + 3)
+
     def score(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
         """Scores of (query, passage) pairs, in input order."""
         return self.score_encoded(self.encode(queries, passages))

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from pipeline import distributed
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
@@ -62,8 +63,10 @@ def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, toke
         return out
     if mapping == list(range(lm.config.num_hidden_layers + 1)) and hidden in (None, lm.config.hidden_size):
         print(f"LM distillation skipped: a {layers}-layer student at the LM's width is the LM itself")
-        init.save_pretrained(out)
-        tokenizer.save_pretrained(out)
+        with distributed.world().main_first():
+            if not (out / "config.json").is_file():
+                init.save_pretrained(out)
+                tokenizer.save_pretrained(out)
         return out
     projection = None if hidden in (None, lm.config.hidden_size) else \
         torch.nn.Linear(hidden, lm.config.hidden_size)

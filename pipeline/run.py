@@ -7,18 +7,24 @@ reranking statistics) -> trec_eval measures, printed and saved under ``eval/``.
 
 Reranking is resumable: after a kill, the same command continues from the last finished chunk
 of queries and writes the same run file as an uninterrupted run.
+
+Under ``torchrun --nproc_per_node N -m pipeline.run ...`` rank 0 produces the candidates and
+sends them to every rank, the ranks rerank shares balanced by token count (each on its own GPU,
+or its share of the CPU cores), and rank 0 writes the one run file, sidecar and evaluation: the
+same run as one process would write.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import corpora
+from pipeline import corpora, distributed
 from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.crossencoder import DTYPES
@@ -140,10 +146,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = f"{args.first_stage}.{name}" if model_dir is not None else args.first_stage
     output = args.output or RUNS / f"{ds.name}.{split}.{name}.trec"
 
-    with exclusive(output, "written"):
+    world = distributed.world()
+    try:
+        return _run(args, world, ds, split, topics, qrels, model_dir, tag, output, t_start)
+    finally:
+        distributed.finish()
+
+
+def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, topics: dict, qrels: dict,
+         model_dir: Path | None, tag: str, output: Path, t_start: float) -> int:
+    """Everything after argument checking; under ``torchrun`` only rank 0 locks, searches and writes."""
+    with exclusive(output, "written") if world.main else contextlib.nullcontext():
         timings: dict = {}
         candidates_path = args.candidates or ds.split(split).candidates
-        if candidates_path is not None:
+        if not world.main:
+            candidates = world.broadcast(None)
+        elif candidates_path is not None:
             candidates = read_run(candidates_path)
             unknown = [q for q in candidates if q not in topics]
             candidates = {q: docs for q, docs in candidates.items() if q in topics}
@@ -153,7 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             candidates = truncate(candidates, args.depth)
         else:
             candidates = first_stage_run(args, ds, split, topics, timings)
-        first_stage = evaluate(candidates, qrels)
+        if world.main:
+            candidates = world.broadcast(candidates)
+            first_stage = evaluate(candidates, qrels)
+        elif model_dir is None:  # nothing to share out: rank 0 writes the first stage's run
+            return 0
 
         rerank_stats = None
         model_info: dict = {}
@@ -162,14 +184,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             import torch
 
-            from pipeline.crossencoder import CrossEncoder
+            from pipeline.crossencoder import CrossEncoder, available_cores
             from pipeline.passages import Passages
-            from pipeline.rerank import rerank
+            from pipeline.rerank import checkpoint_files, rerank
 
-            device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            device = world.device(args.device) if world.distributed else \
+                args.device or ("cuda" if torch.cuda.is_available() else "cpu")
             t0 = time.perf_counter()
             model = CrossEncoder(model_dir, device=device, dtype=args.dtype, batch_size=args.batch_size,
-                                 max_length=args.max_length)
+                                 max_length=args.max_length, threads=world.cpu_threads(available_cores()))
             if args.collection:
                 passages = Passages(docs=corpora.read_corpus(args.collection, args.collection_format))
             elif ds.corpus.is_file():
@@ -180,16 +203,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             weights = sorted(model_dir.glob("*.safetensors"))
             model_info = {"path": str(model_dir.resolve()), "num_labels": model.num_labels,
                           "max_length": model.max_length, "dtype": args.dtype, "device": device,
-                          "batch_size": args.batch_size, "weights_bytes": sum(w.stat().st_size for w in weights)}
-            settings = {**model_info, "weights_mtime": [w.stat().st_mtime_ns for w in weights]}
+                          "batch_size": args.batch_size, "weights_bytes": sum(w.stat().st_size for w in weights),
+                          "ranks": world.size}
+            settings = {**model_info, "device": torch.device(device).type, "ranks": None,
+                        "weights_mtime": [w.stat().st_mtime_ns for w in weights]}
             checkpoint = output.with_name(output.name + ".partial")
             run, rerank_stats = rerank(candidates, topics, passages, model, checkpoint, settings,
-                                       chunk_pairs=args.chunk_pairs, progress=not args.no_progress)
+                                       chunk_pairs=args.chunk_pairs, progress=not args.no_progress, world=world)
+            if not world.main:
+                return 0
             timings["rerank_s"] = round(rerank_stats.seconds, 3)
 
         write_run(output, run, tag, fmt=args.output_format)
         if model_dir is not None:
-            output.with_name(output.name + ".partial").unlink(missing_ok=True)
+            for path in checkpoint_files(output.with_name(output.name + ".partial")):
+                path.unlink(missing_ok=True)
         result = evaluate(run, qrels)
         timings["total_s"] = round(time.perf_counter() - t_start, 3)
         config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "debug"}

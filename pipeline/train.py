@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline import distributed
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
@@ -43,22 +44,26 @@ def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float)
     group.add_argument("--limit-groups", type=int, help="use only this many groups (smoke tests)")
     group.add_argument("--seed", type=int, default=42)
     group.add_argument("--save-steps", type=int, default=200, help="checkpoint every N steps")
+    group.add_argument("--logging-steps", type=int, default=10, help="log the loss every N steps (default: 10)")
     group.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the output")
 
 
 def training_groups(args: argparse.Namespace) -> list:
-    """Groups from every ``--dataset``, shuffled together with the seed."""
+    """Groups from every ``--dataset``, shuffled together with the seed (under ``torchrun``, rank 0
+    searches and caches them first, and the other ranks read its cache)."""
     groups = []
-    for name in args.dataset or ["car-test200", "scifact"]:
-        groups += bm25_groups(get_dataset(name), args.split, negatives=args.negatives, depth=args.bm25_depth,
-                              seed=args.seed)
+    with distributed.world().main_first():
+        for name in args.dataset or ["car-test200", "scifact"]:
+            groups += bm25_groups(get_dataset(name), args.split, negatives=args.negatives, depth=args.bm25_depth,
+                                  seed=args.seed)
     random.Random(args.seed).shuffle(groups)
     return groups[: args.limit_groups] if args.limit_groups else groups
 
 
 def schedule(args: argparse.Namespace) -> Schedule:
     return Schedule(epochs=args.epochs, max_steps=args.max_steps, batch_groups=args.batch_groups, lr=args.lr,
-                    warmup=args.warmup, max_length=args.max_length, seed=args.seed, save_steps=args.save_steps)
+                    warmup=args.warmup, max_length=args.max_length, seed=args.seed, save_steps=args.save_steps,
+                    logging_steps=args.logging_steps)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,6 +55,7 @@ class Schedule:
     max_length: int = 256
     seed: int = 42
     save_steps: int = 200
+    logging_steps: int = 10
 
 
 class _Groups(torch.utils.data.Dataset):
@@ -176,16 +177,18 @@ def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Pa
     result = trainer.train(resume_from_checkpoint=str(output / "checkpoints" / f"checkpoint-{max(saved)}")
                            if saved else None)
     history = [h for h in trainer.state.log_history if "loss" in h]
-    model.save_pretrained(output, safe_serialization=True)
-    tokenizer.model_max_length = schedule.max_length
-    tokenizer.save_pretrained(output)
     summary = {"steps": trainer.state.global_step, "train_loss": result.training_loss,
                "first_logged_loss": history[0]["loss"] if history else None,
                "last_logged_loss": history[-1]["loss"] if history else None,
                "seconds": result.metrics.get("train_runtime"), "resumed_from_step": max(saved, default=None)}
-    write_json(output / "pipeline-training.json", record(
-        loss=asdict(loss), schedule=asdict(schedule), examples=len(dataset), result=summary,
-        log=history, **(provenance or {})))
+    if trainer.is_world_process_zero():  # under torchrun, rank 0 saves; the others wait for it
+        model.save_pretrained(output, safe_serialization=True)
+        tokenizer.model_max_length = schedule.max_length
+        tokenizer.save_pretrained(output)
+        write_json(output / "pipeline-training.json", record(
+            loss=asdict(loss), schedule=asdict(schedule), examples=len(dataset), result=summary,
+            log=history, ranks=args.world_size, **(provenance or {})))
+    trainer.accelerator.wait_for_everyone()
     return summary
 
 
@@ -212,6 +215,6 @@ def _arguments(output: Path, schedule: Schedule, cuda: bool, bf16: bool) -> Trai
         output_dir=str(output / "checkpoints"), per_device_train_batch_size=schedule.batch_groups,
         learning_rate=schedule.lr, num_train_epochs=schedule.epochs, max_steps=schedule.max_steps,
         warmup_steps=schedule.warmup, weight_decay=schedule.weight_decay, lr_scheduler_type="linear",
-        logging_steps=10, save_steps=schedule.save_steps, save_total_limit=1, seed=schedule.seed,
+        logging_steps=schedule.logging_steps, save_steps=schedule.save_steps, save_total_limit=1, seed=schedule.seed,
         data_seed=schedule.seed, bf16=bf16, fp16=cuda and not bf16, use_cpu=not cuda,
         remove_unused_columns=False, report_to=[], dataloader_num_workers=0, disable_tqdm=False)
