@@ -30,6 +30,27 @@ def test_assign_balances_costs_not_counts():
     assert assign([4, 4], 4) == [[0], [1], [], []]
 
 
+def test_scores_do_not_depend_on_the_thread_count(scifact_slice, tiny_bert, tmp_path):
+    """What makes 2 one-thread ranks equal 1 two-thread process: MKL's strict mode (pipeline/__init__)."""
+    import numpy as np
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from pipeline.crossencoder import CrossEncoder
+
+    torch.manual_seed(0)  # a teacher-sized layer (384 wide): tiny models hide thread-dependent kernels
+    config = BertConfig(vocab_size=BertConfig.from_pretrained(tiny_bert).vocab_size, hidden_size=384,
+                        num_hidden_layers=2, num_attention_heads=12, intermediate_size=1536, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(tmp_path)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        (tmp_path / name).write_bytes((tiny_bert / name).read_bytes())
+    lines = [json.loads(line) for line in (scifact_slice / "corpus.jsonl").open()][:24]
+    queries = ["what causes cancer", "vitamin d deficiency in adults"] * 12
+    texts = [d["title"] + " " + d["text"] for d in lines]
+    scores = [CrossEncoder(tmp_path, threads=t, max_length=128).score(queries, texts) for t in (1, 2)]
+    assert np.array_equal(scores[0], scores[1])
+
+
 @pytest.fixture
 def rerank_setup(scifact_slice, slice_runs, tiny_bert, tmp_path):
     env = {"PIPELINE_DATASETS": str(scifact_slice / "datasets.toml"), "PIPELINE_HOME": str(tmp_path)}
