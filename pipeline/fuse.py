@@ -21,6 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="run files (TREC or MS MARCO; .gz ok)")
     parser.add_argument("--method", choices=["rrf", "interpolation"], default="rrf")
     parser.add_argument("--k", type=float, default=60.0, help="RRF constant (default: 60)")
+    parser.add_argument("--weights", type=float, nargs="+", help="RRF weight of each run, in order (default: all 1)")
     parser.add_argument("--alpha", type=float, default=0.5, help="interpolation weight of the first run")
     parser.add_argument("--normalization", choices=NORMALIZATIONS, default="minmax",
                         help="per-query score normalisation before interpolating (default: minmax)")
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate_tag(args.tag)
     runs = [read_run(p) for p in args.runs]
     if args.method == "rrf":
-        fused = rrf(runs, k=args.k, depth=args.depth)
+        fused = rrf(runs, k=args.k, depth=args.depth, weights=args.weights)
     else:
         if len(runs) != 2:
             raise PipelineError(f"interpolation combines exactly 2 runs, got {len(runs)}")

@@ -30,17 +30,22 @@ def normalize(docs: dict[str, float], method: str = "minmax") -> dict[str, float
     raise PipelineError(f"unknown normalization {method!r}; known: {', '.join(NORMALIZATIONS)}")
 
 
-def rrf(runs: Sequence[Run], k: float = 60.0, depth: int | None = None) -> Run:
-    """Reciprocal rank fusion (Cormack et al., 2009): ``score(d) = Σ_r 1 / (k + rank_r(d))``.
+def rrf(runs: Sequence[Run], k: float = 60.0, depth: int | None = None,
+        weights: Sequence[float] | None = None) -> Run:
+    """Reciprocal rank fusion (Cormack et al., 2009): ``score(d) = Σ_r w_r / (k + rank_r(d))``.
 
-    Each run contributes its top ``depth`` (all when None); queries are those of any run.
+    Each run contributes its top ``depth`` (all when None) with weight ``w_r`` (1 when
+    ``weights`` is None: plain RRF); queries are those of any run.
     """
+    weights = [1.0] * len(runs) if weights is None else list(weights)
+    if len(weights) != len(runs):
+        raise PipelineError(f"{len(weights)} weights for {len(runs)} runs")
     fused: Run = {}
-    for run in runs:
+    for run, w in zip(runs, weights, strict=True):
         for qid, docs in run.items():
             out = fused.setdefault(qid, {})
             for i, (docid, _) in enumerate(rank(docs)[:depth] if depth else rank(docs), start=1):
-                out[docid] = out.get(docid, 0.0) + 1.0 / (k + i)
+                out[docid] = out.get(docid, 0.0) + w / (k + i)
     return fused
 
 

@@ -58,6 +58,9 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     first.add_argument("--fusion", choices=["rrf", "interpolation"], default="rrf",
                        help="hybrid: reciprocal rank fusion (default) or normalised score interpolation")
     first.add_argument("--alpha", type=float, default=0.5, help="hybrid interpolation: the weight of BM25")
+    first.add_argument("--rrf-k", type=float, default=60.0, help="hybrid RRF: the rank constant k (default: 60)")
+    first.add_argument("--dense-weight", type=float, default=1.0,
+                       help="hybrid RRF: the dense run's weight, BM25's being 1 (default: 1, plain RRF)")
     first.add_argument("--candidates", type=Path,
                        help="rerank this run instead of BM25 (default for msmarco-dl19: its official BM25 top-100)")
     first.add_argument("--depth", "--hits", type=int, default=1000, dest="depth",
@@ -111,7 +114,8 @@ def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timi
         return runs[0]
     from pipeline.fusion import interpolate, rrf
 
-    fused = rrf(runs, depth=args.depth) if args.fusion == "rrf" else interpolate(runs[0], runs[1], args.alpha)
+    fused = rrf(runs, k=args.rrf_k, depth=args.depth, weights=[1.0, args.dense_weight]) if args.fusion == "rrf" \
+        else interpolate(runs[0], runs[1], args.alpha)
     return truncate(fused, args.depth)
 
 

@@ -19,6 +19,10 @@ def test_rrf_by_hand():
     assert fused["d4"] == pytest.approx(1 / 62)
     assert fused["d2"] == pytest.approx(1 / 62)
     assert rrf([A], k=60, depth=1)["q"] == {"d1": pytest.approx(1 / 61)}
+    weighted = rrf([A, B], k=60, weights=[1.0, 3.0])["q"]
+    assert weighted == pytest.approx({"d3": 1 / 63 + 3 / 61, "d1": 1 / 61, "d4": 3 / 62, "d2": 1 / 62})
+    with pytest.raises(PipelineError):
+        rrf([A, B], weights=[1.0])
 
 
 def test_normalisations_by_hand():
