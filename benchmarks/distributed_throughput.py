@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.crossencoder import available_cores  # noqa: E402
 from pipeline.datasets import ROOT, get_dataset  # noqa: E402
+from pipeline.evaluate import EVAL  # noqa: E402
 from pipeline.models import MODELS  # noqa: E402
 from pipeline.runs import read_run, write_run  # noqa: E402
 
@@ -53,6 +54,7 @@ def timed(cmd: list[str], output: Path) -> dict:
     if res.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{res.stderr[-2000:]}")
     sidecar = json.loads(Path(f"{output}.json").read_text())
+    (EVAL / f"{output.name}.json").unlink(missing_ok=True)  # pipeline.run's evaluation copy: not a result
     return {"wall_s": wall, "pairs_per_s": sidecar["reranking"]["pairs_per_s"], "bytes": output.read_bytes()}
 
 
@@ -65,6 +67,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--depth", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chunk-pairs", type=int, default=64,
+                        help="pipeline.run --chunk-pairs for both ways: ranks share whole chunks (default: 64)")
     args = parser.parse_args()
     cores = available_cores()
     split = args.split or get_dataset(args.dataset).default_split
@@ -82,7 +86,8 @@ def main() -> None:
                 for mode in ("1x", "ranks") if r % 2 == 0 else ("ranks", "1x"):
                     out = tmp_path / f"{model.name}.{mode}.{r}.trec"
                     common = ["-m", "pipeline.run", "--dataset", args.dataset, "--split", split, "--candidates",
-                              str(cands), "--reranker", str(model), "--output", str(out), "--no-progress"]
+                              str(cands), "--reranker", str(model), "--output", str(out), "--no-progress",
+                              "--chunk-pairs", str(args.chunk_pairs)]
                     cmd = [sys.executable, *common] if mode == "1x" else \
                         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
                          str(cores), *common]
@@ -99,6 +104,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     print(f"\n{args.dataset}:{split}, {args.queries} queries x top {args.depth} BM25, {args.rounds} rounds, "
+          f"chunks of {args.chunk_pairs}+ pairs, "
           f"{cores} cores (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})\n")
     print(f"| model | 1 process x {cores} threads, pairs/s | {cores} ranks x 1 thread, pairs/s | ratio | "
           f"wall 1x / ranks (s) | identical runs |")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -135,6 +136,9 @@ def rerank(candidates: Run, topics: Topics, passages: Passages, model: CrossEnco
         done.update(_load_checkpoint(path, fingerprint))
     groups = list(chunks(candidates, chunk_pairs))
     if world.distributed:
+        if world.main and len(groups) < 4 * world.size:
+            print(f"note: {len(groups)} chunks for {world.size} ranks: shares are whole chunks, so some ranks will "
+                  f"wait; a smaller --chunk-pairs (now {chunk_pairs}) balances them", file=sys.stderr)
         mine = assign(_chunk_tokens(model, topics, passages, candidates, groups), world.size)[world.rank]
         groups = [groups[i] for i in mine]
         checkpoint = checkpoint.with_name(f"{checkpoint.name}.rank{world.rank}")
