@@ -155,6 +155,29 @@ class DistillationModel(torch.nn.Module):
         return {"loss": total, **{f"loss_{k}": v.detach() for k, v in parts.items()}}
 
 
+class _Trainer(Trainer):
+    """The Hugging Face ``Trainer``, also logging each loss term (``loss_label``, ``loss_score``,
+    ``loss_hidden``, ``loss_attention``: this rank's mean since the last log) beside ``loss``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._terms: dict[str, list[float]] = {}
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if model.training:
+            for key, value in outputs.items():
+                if key.startswith("loss_"):
+                    self._terms.setdefault(key, []).append(float(value))
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        if "loss" in logs and self._terms:
+            logs.update({k: sum(v) / len(v) for k, v in self._terms.items()})
+            self._terms = {}
+        super().log(logs, *args, **kwargs)
+
+
 def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Path, loss: LossConfig,
           schedule: Schedule, groups: list[Group] | None = None, texts: list[str] | None = None,
           teacher_scores: list[list[float]] | None = None, teacher: torch.nn.Module | None = None,
@@ -171,7 +194,7 @@ def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Pa
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
     args = _arguments(output, schedule, cuda, bf16)
-    trainer = Trainer(model=wrapped, args=args, train_dataset=dataset,
+    trainer = _Trainer(model=wrapped, args=args, train_dataset=dataset,
                       data_collator=_Collator(tokenizer, schedule.max_length), callbacks=callbacks)
     saved = complete_checkpoints(output / "checkpoints") if resume else []
     result = trainer.train(resume_from_checkpoint=str(output / "checkpoints" / f"checkpoint-{max(saved)}")

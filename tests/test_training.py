@@ -31,11 +31,14 @@ def test_two_training_steps_lower_the_loss(tiny_bert, tmp_path):
     groups = _groups()
     before = _loss(model, tokenizer, groups)
     summary = train(model, tokenizer, tmp_path / "out", LossConfig(),
-                    Schedule(max_steps=2, batch_groups=8, lr=1e-2, warmup=0.0, max_length=64), groups=groups)
+                    Schedule(max_steps=2, batch_groups=8, lr=1e-2, warmup=0.0, max_length=64, logging_steps=1),
+                    groups=groups)
     after = _loss(AutoModelForSequenceClassification.from_pretrained(tmp_path / "out"), tokenizer, groups)
     assert summary["steps"] == 2 and after < before
     saved = json.loads((tmp_path / "out" / "pipeline-training.json").read_text())
     assert saved["loss"]["label_loss"] == "softmax-ce" and saved["schedule"]["max_steps"] == 2
+    assert len(saved["log"]) == 2  # each step's loss, and its one term (label only, weight 1) equal to it
+    assert all(abs(h["loss_label"] - h["loss"]) < 1e-4 and "loss_score" not in h for h in saved["log"])
     assert AutoTokenizer.from_pretrained(tmp_path / "out").model_max_length == 64
 
 
