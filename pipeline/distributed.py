@@ -34,12 +34,15 @@ class World:
         return self.size > 1
 
     def device(self, requested: str | None) -> str:
-        """``requested``, else this rank's GPU (``cuda:LOCAL_RANK``) if there is one, else the CPU."""
+        """``requested``, else the GPU if there is one (this rank's, ``cuda:LOCAL_RANK``, under
+        torchrun), else the CPU."""
         import torch
 
         if requested:
             return requested
-        return f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
+        if not torch.cuda.is_available():
+            return "cpu"
+        return f"cuda:{self.local_rank}" if self.distributed else "cuda"
 
     def cpu_threads(self, cores: int) -> int:
         """This rank's share of the machine's ``cores`` (ranks on one machine do not oversubscribe it)."""

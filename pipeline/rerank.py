@@ -131,9 +131,8 @@ def rerank(candidates: Run, topics: Topics, passages: Passages, model: CrossEnco
     """
     world = world or World()
     fingerprint = _fingerprint({**settings, "chunk_pairs": chunk_pairs}, candidates)
-    done: dict[str, dict[str, float]] = {}
-    for path in checkpoint_files(checkpoint):
-        done.update(_load_checkpoint(path, fingerprint))
+    saved = {path: _load_checkpoint(path, fingerprint) for path in checkpoint_files(checkpoint)}
+    done = {q: scores for chunk in saved.values() for q, scores in chunk.items()}
     groups = list(chunks(candidates, chunk_pairs))
     if world.distributed:
         if world.main and len(groups) < 4 * world.size:
@@ -142,7 +141,7 @@ def rerank(candidates: Run, topics: Topics, passages: Passages, model: CrossEnco
         mine = assign(_chunk_tokens(model, topics, passages, candidates, groups), world.size)[world.rank]
         groups = [groups[i] for i in mine]
         checkpoint = checkpoint.with_name(f"{checkpoint.name}.rank{world.rank}")
-    own = _load_checkpoint(checkpoint, fingerprint)
+    own = saved.get(checkpoint)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     if not own:
         with open(checkpoint, "w", encoding="utf-8") as f:

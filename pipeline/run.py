@@ -192,8 +192,7 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
             from pipeline.passages import Passages
             from pipeline.rerank import checkpoint_files, rerank
 
-            device = world.device(args.device) if world.distributed else \
-                args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            device = world.device(args.device)
             t0 = time.perf_counter()
             model = CrossEncoder(model_dir, device=device, dtype=args.dtype, batch_size=args.batch_size,
                                  max_length=args.max_length, threads=world.cpu_threads(available_cores()))

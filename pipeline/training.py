@@ -161,19 +161,19 @@ class _Trainer(Trainer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._terms: dict[str, list[float]] = {}
+        self._terms: dict[str, list[torch.Tensor]] = {}
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
         if model.training:
             for key, value in outputs.items():
                 if key.startswith("loss_"):
-                    self._terms.setdefault(key, []).append(float(value))
+                    self._terms.setdefault(key, []).append(value)  # read at log time: no sync per step
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         if "loss" in logs and self._terms:
-            logs.update({k: sum(v) / len(v) for k, v in self._terms.items()})
+            logs.update({k: torch.stack(v).float().mean().item() for k, v in self._terms.items()})
             self._terms = {}
         super().log(logs, *args, **kwargs)
 
