@@ -99,7 +99,8 @@ def test_killed_training_resumes_to_the_same_weights(scifact_slice, slice_index,
     (cut / "model.safetensors").write_bytes(b"\0" * 16)
     again = run_cli(*args(out), env=env)
     assert again.returncode == 0, again.stderr[-1500:]
-    assert json.loads((out / "pipeline-training.json").read_text())["result"]["resumed_from_step"] in range(4, 12)
+    # 12 when the kill came after the last checkpoint but before the final save
+    assert json.loads((out / "pipeline-training.json").read_text())["result"]["resumed_from_step"] in range(4, 13)
     assert not cut.exists()
     a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(out / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # bit for bit
