@@ -9,7 +9,9 @@
   hard-label term (``--label-weight``).
 - ``lm+ranker`` (default; the paper's recommendation): LM distillation, then ranker distillation
   with the score loss and intermediate losses against the teacher (hidden states including the
-  embeddings, attention maps, uniform layer mapping).
+  embeddings, attention maps, uniform layer mapping). At the teacher's width the student starts
+  with the teacher's pooler and classifier: the hidden-state loss pulls its last layer onto the
+  teacher's, which that head reads.
 
 Students have the teacher's width unless ``--hidden`` says otherwise (e.g. ``--hidden 312`` for
 TinyBERT's 4 × 312, with a learned projection for the hidden-state loss). The default output is
@@ -142,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             teacher = teacher_model
             if model.config.hidden_size != teacher.config.hidden_size:
                 projection = torch.nn.Linear(model.config.hidden_size, teacher.config.hidden_size)
+            else:  # the last layer is pulled onto the teacher's, whose pooler and head then read it
+                model.bert.pooler.load_state_dict(teacher.bert.pooler.state_dict())
+                model.classifier.load_state_dict(teacher.classifier.state_dict())
             loss = LossConfig(label_loss="softmax-ce", label_weight=label_weight, score_loss=args.score_loss,
                               temperature=args.temperature, hidden_weight=args.hidden_weight,
                               attention_weight=args.attention_weight, mapping=mapping)

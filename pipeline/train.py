@@ -45,6 +45,8 @@ def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float)
     group.add_argument("--seed", type=int, default=42)
     group.add_argument("--save-steps", type=int, default=200, help="checkpoint every N steps")
     group.add_argument("--logging-steps", type=int, default=10, help="log the loss every N steps (default: 10)")
+    group.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
+                       help="batches of random lengths (default: each step's groups have similar token lengths)")
     group.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the output")
 
 
@@ -63,7 +65,7 @@ def training_groups(args: argparse.Namespace) -> list:
 def schedule(args: argparse.Namespace) -> Schedule:
     return Schedule(epochs=args.epochs, max_steps=args.max_steps, batch_groups=args.batch_groups, lr=args.lr,
                     warmup=args.warmup, max_length=args.max_length, seed=args.seed, save_steps=args.save_steps,
-                    logging_steps=args.logging_steps)
+                    logging_steps=args.logging_steps, group_by_length=args.group_by_length)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

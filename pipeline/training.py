@@ -56,6 +56,51 @@ class Schedule:
     seed: int = 42
     save_steps: int = 200
     logging_steps: int = 10
+    group_by_length: bool = True
+
+
+class LengthGroupedSampler(torch.utils.data.Sampler):
+    """Random batches of examples of similar length, so that dynamic padding pads little.
+
+    As Hugging Face's ``get_length_grouped_indices``: shuffle, cut into mega-batches of 50
+    batches, sort each by length and cut it into batches; then the batches are shuffled too, so a
+    step's length (and collection) is random. Seeded by (seed, epoch): a resumed run sees the same
+    order. ``batch_size`` is the global batch (all ranks), so ranks split the same order.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int) -> None:
+        self.lengths, self.batch_size, self.seed, self.epoch = lengths, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        mega = 50 * self.batch_size
+        batches = []
+        for start in range(0, len(order), mega):
+            chunk = sorted(order[start:start + mega], key=lambda i: -self.lengths[i])
+            batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        return iter([i for b in torch.randperm(len(batches), generator=generator).tolist() for i in batches[b]])
+
+
+def example_lengths(tokenizer: PreTrainedTokenizerBase, max_length: int, groups: list[Group] | None = None,
+                    texts: list[str] | None = None) -> list[int]:
+    """Tokens of each training example (a group: its longest pair), capped at ``max_length``."""
+    if groups is None:
+        return [min(len(ids), max_length) for ids in tokenizer(texts or [])["input_ids"]]
+    queries = [g.query for g in groups for _ in g.texts]
+    ids = tokenizer(queries, [t for g in groups for t in g.texts], truncation="only_second",
+                    max_length=max_length)["input_ids"]
+    lengths, i = [], 0
+    for g in groups:
+        lengths.append(max(len(x) for x in ids[i:i + len(g.texts)]))
+        i += len(g.texts)
+    return lengths
 
 
 class _Groups(torch.utils.data.Dataset):
@@ -159,9 +204,16 @@ class _Trainer(Trainer):
     """The Hugging Face ``Trainer``, also logging each loss term (``loss_label``, ``loss_score``,
     ``loss_hidden``, ``loss_attention``: this rank's mean since the last log) beside ``loss``."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, lengths: list[int] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._terms: dict[str, list[torch.Tensor]] = {}
+        self._lengths = lengths
+
+    def _get_train_sampler(self, train_dataset=None):
+        if self._lengths is None:
+            return super()._get_train_sampler(train_dataset)
+        return LengthGroupedSampler(self._lengths, self.args.train_batch_size * self.args.world_size,
+                                    self.args.seed)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
@@ -185,16 +237,20 @@ def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Pa
           callbacks: list | None = None) -> dict:
     """Train ``model`` on groups (ranking) or texts (LM distillation); save it to ``output``.
 
-    Checkpoints go to ``output/checkpoints`` every ``save_steps`` steps; ``resume`` continues from
-    the newest one. The final model is a normal Hugging Face directory (safetensors, tokenizer
-    with ``model_max_length``) with ``pipeline-training.json`` recording how it was made.
+    With ``schedule.group_by_length`` (the default) each step's groups have similar token
+    lengths (:class:`LengthGroupedSampler`): short CAR paragraphs are not padded to the length of
+    a SciFact abstract in the same batch. Checkpoints go to ``output/checkpoints`` every
+    ``save_steps`` steps; ``resume`` continues from the newest one. The final model is a normal
+    Hugging Face directory (safetensors, tokenizer with ``model_max_length``) with
+    ``pipeline-training.json`` recording how it was made.
     """
     wrapped = DistillationModel(model, loss, teacher, projection)
     dataset = _Groups(groups, teacher_scores) if groups is not None else _Texts(texts or [])
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
     args = _arguments(output, schedule, cuda, bf16)
-    trainer = _Trainer(model=wrapped, args=args, train_dataset=dataset,
+    lengths = example_lengths(tokenizer, schedule.max_length, groups, texts) if schedule.group_by_length else None
+    trainer = _Trainer(model=wrapped, args=args, train_dataset=dataset, lengths=lengths,
                       data_collator=_Collator(tokenizer, schedule.max_length), callbacks=callbacks)
     saved = complete_checkpoints(output / "checkpoints") if resume else []
     result = trainer.train(resume_from_checkpoint=str(output / "checkpoints" / f"checkpoint-{max(saved)}")

@@ -1,6 +1,7 @@
 """Training with the Hugging Face Trainer on a tiny BERT: the loss goes down, --resume continues."""
 
 import json
+import random
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
@@ -73,3 +74,26 @@ def test_distill_without_a_teacher_names_the_command(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         f"error: no teacher at {tmp_path / 'none'}; build it with `python -m pipeline.train teacher`")
+
+
+def test_length_grouped_batches_cover_every_example_once_and_are_seeded_per_epoch():
+    from pipeline.training import LengthGroupedSampler
+
+    rng = random.Random(0)
+    lengths = [rng.choice([rng.randint(20, 60), rng.randint(200, 256)]) for _ in range(1000)]
+    sampler = LengthGroupedSampler(lengths, batch_size=8, seed=42)
+    first = list(sampler)
+    assert sorted(first) == list(range(1000))
+    assert first == list(sampler)  # same epoch, same order (what a resumed run replays)
+    sampler.set_epoch(1)
+    assert sorted(list(sampler)) == list(range(1000)) and list(sampler) != first
+
+    def spread(order):
+        return sum(max(lengths[i] for i in order[k:k + 8]) - min(lengths[i] for i in order[k:k + 8])
+                   for k in range(0, 1000, 8))
+
+    shuffled = list(range(1000))
+    rng.shuffle(shuffled)
+    assert spread(first) < spread(shuffled) / 5  # batches are of similar lengths
+    short = [k for k in range(0, 1000, 8) if max(lengths[i] for i in first[k:k + 8]) <= 60]
+    assert short and short != list(range(0, 8 * len(short), 8))  # short batches are spread over the epoch
