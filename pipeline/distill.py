@@ -77,7 +77,7 @@ def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, toke
     init.config._attn_implementation = "eager"
     loss = LossConfig(label_loss=None, hidden_weight=1.0, attention_weight=1.0, mapping=mapping)
     sched = Schedule(epochs=1.0, batch_groups=16, lr=1e-4, warmup=0.1, max_length=128, seed=args.seed,
-                     save_steps=args.save_steps)
+                     save_steps=args.save_steps, group_by_length=False)  # as the measured students' LM stage
     print(f"LM distillation: {layers}L student <- {lm_path.name} (mapping {mapping}) on {args.lm_texts} passages")
     train(init, tokenizer, out, loss, sched, texts=lm_texts(args, args.lm_texts), teacher=teacher,
           projection=projection, resume=args.resume, provenance={"stage": "lm-distillation", "lm": str(lm_path)})
