@@ -57,6 +57,17 @@ class Encoded:
 CPU_BATCH_TOKENS = 1536
 
 
+def token_counts(tokenizer, texts: Sequence[str]) -> list[int]:
+    """Tokens in each text alone (no special tokens): what a pair of them will cost to score or train."""
+    return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False,
+                                          return_attention_mask=False, verbose=False)["input_ids"]] if texts else []
+
+
+def pair_tokens(query_tokens: int, passage_tokens: int, max_length: int) -> int:
+    """Tokens of ``[CLS] q [SEP] p [SEP]`` after truncating the passage to ``max_length``."""
+    return min(max_length, query_tokens + passage_tokens + 3)
+
+
 def available_cores() -> int:
     """CPU cores this process may use (respects affinity masks and cgroup-pinned CPUs)."""
     try:
@@ -200,12 +211,11 @@ class CrossEncoder:
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Tokens in each text alone (no special tokens): what a pair of them will cost to score."""
-        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False,
-                                                  return_attention_mask=False)["input_ids"]] if texts else []
+        return token_counts(self.tokenizer, texts)
 
     def pair_tokens(self, query_tokens: int, passage_tokens: int) -> int:
         """Tokens of ``[CLS] q [SEP] p [SEP]`` after truncation to the max length."""
-        return min(self.max_length, query_tokens + passage_tokens + 3)
+        return pair_tokens(query_tokens, passage_tokens, self.max_length)
 
     def score(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
         """Scores of (query, passage) pairs, in input order."""

@@ -22,6 +22,7 @@ from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
 
 from pipeline import losses
 from pipeline.atomic import write_json
+from pipeline.crossencoder import pair_tokens, token_counts
 from pipeline.examples import Group
 from pipeline.provenance import record
 
@@ -90,17 +91,16 @@ class LengthGroupedSampler(torch.utils.data.Sampler):
 
 def example_lengths(tokenizer: PreTrainedTokenizerBase, max_length: int, groups: list[Group] | None = None,
                     texts: list[str] | None = None) -> list[int]:
-    """Tokens of each training example (a group: its longest pair), capped at ``max_length``."""
+    """Tokens of each training example (a group: its longest pair), capped at ``max_length``.
+
+    Each distinct query and passage is tokenized once, and a pair's length follows the rule the
+    reranker batches by (:func:`pipeline.crossencoder.pair_tokens`).
+    """
     if groups is None:
-        return [min(len(ids), max_length) for ids in tokenizer(texts or [])["input_ids"]]
-    queries = [g.query for g in groups for _ in g.texts]
-    ids = tokenizer(queries, [t for g in groups for t in g.texts], truncation="only_second",
-                    max_length=max_length)["input_ids"]
-    lengths, i = [], 0
-    for g in groups:
-        lengths.append(max(len(x) for x in ids[i:i + len(g.texts)]))
-        i += len(g.texts)
-    return lengths
+        return [min(n + 2, max_length) for n in token_counts(tokenizer, texts or [])]
+    distinct = list(dict.fromkeys([g.query for g in groups] + [t for g in groups for t in g.texts]))
+    n = dict(zip(distinct, token_counts(tokenizer, distinct), strict=True))
+    return [max(pair_tokens(n[g.query], n[t], max_length) for t in g.texts) for g in groups]
 
 
 class _Groups(torch.utils.data.Dataset):
