@@ -209,14 +209,6 @@ class CrossEncoder:
             start = end
         return out
 
-    def token_counts(self, texts: Sequence[str]) -> list[int]:
-        """Tokens in each text alone (no special tokens): what a pair of them will cost to score."""
-        return token_counts(self.tokenizer, texts)
-
-    def pair_tokens(self, query_tokens: int, passage_tokens: int) -> int:
-        """Tokens of ``[CLS] q [SEP] p [SEP]`` after truncation to the max length."""
-        return pair_tokens(query_tokens, passage_tokens, self.max_length)
-
     def score(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
         """Scores of (query, passage) pairs, in input order."""
         return self.score_encoded(self.encode(queries, passages))

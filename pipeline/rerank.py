@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline.crossencoder import CrossEncoder
+from pipeline.crossencoder import CrossEncoder, pair_tokens, token_counts
 from pipeline.distributed import World, assign
 from pipeline.passages import Passages
 from pipeline.runs import Run, rank
@@ -113,10 +113,11 @@ def _chunk_tokens(model: CrossEncoder, topics: Topics, passages: Passages, candi
                   groups: list[list[str]]) -> list[int]:
     """Tokens each chunk's pairs will take (capped at the model's max length): the cost to balance."""
     qids = list(candidates)
-    q_len = dict(zip(qids, model.token_counts([topics.get(q, "") for q in qids]), strict=True))
+    q_len = dict(zip(qids, token_counts(model.tokenizer, [topics.get(q, "") for q in qids]), strict=True))
     docids = list(dict.fromkeys(d for docs in candidates.values() for d in docs))
-    p_len = dict(zip(docids, model.token_counts([passages.get(d) for d in docids]), strict=True))
-    return [sum(model.pair_tokens(q_len[q], p_len[d]) for q in group for d in candidates[q]) for group in groups]
+    p_len = dict(zip(docids, token_counts(model.tokenizer, [passages.get(d) for d in docids]), strict=True))
+    return [sum(pair_tokens(q_len[q], p_len[d], model.max_length) for q in group for d in candidates[q])
+            for group in groups]
 
 
 def rerank(candidates: Run, topics: Topics, passages: Passages, model: CrossEncoder, checkpoint: Path,

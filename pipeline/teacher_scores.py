@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from pipeline import distributed
 from pipeline.atomic import write_json
-from pipeline.crossencoder import CrossEncoder, available_cores
+from pipeline.crossencoder import CrossEncoder, available_cores, pair_tokens, token_counts
 from pipeline.examples import CACHE, Group
 
 
@@ -32,9 +32,9 @@ def teacher_scores(teacher: Path, groups: list[Group], batch_size: int = 32, dev
                          threads=world.cpu_threads(available_cores()))
     mine = list(range(len(groups)))
     if world.distributed:
-        q_len = model.token_counts([g.query for g in groups])
-        costs = [sum(model.pair_tokens(q, p) for p in model.token_counts(g.texts))
-                 for g, q in zip(groups, q_len, strict=True)]
+        distinct = list(dict.fromkeys([g.query for g in groups] + [t for g in groups for t in g.texts]))
+        n = dict(zip(distinct, token_counts(model.tokenizer, distinct), strict=True))
+        costs = [sum(pair_tokens(n[g.query], n[t], model.max_length) for t in g.texts) for g in groups]
         mine = distributed.assign(costs, world.size)[world.rank]
     pairs = [(groups[i].query, t) for i in mine for t in groups[i].texts]
     with tqdm(total=len(pairs), desc="teacher scores", unit=" pairs", position=world.local_rank) as bar:
