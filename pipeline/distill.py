@@ -17,11 +17,16 @@ Students have the teacher's width unless ``--hidden`` says otherwise (e.g. ``--h
 TinyBERT's 4 × 312, with a learned projection for the hidden-state loss). The default output is
 ``models/student<L>L`` for ``lm+ranker`` and ``models/student<L>L-<procedure>`` otherwise; the layer
 mapping and loss weights are saved in its ``pipeline-training.json``.
+
+``--init PATH`` starts the student from an existing checkpoint of the student's depth instead (no LM
+stage, its own pooler and head kept): a further stage of a distilled student, e.g. a second pass
+over freshly sampled negatives at a lower learning rate.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
 from collections.abc import Sequence
@@ -101,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="hard-label (softmax CE) weight; default 1 for label-only procedures, 0 otherwise")
     parser.add_argument("--hidden-weight", type=float, default=1.0, help="lm+ranker: hidden-state loss weight")
     parser.add_argument("--attention-weight", type=float, default=1.0, help="lm+ranker: attention loss weight")
+    parser.add_argument("--init", type=Path,
+                        help="start from this student checkpoint (a further stage; skips the LM stage)")
     parser.add_argument("--output", type=Path, help="where to save (default: models/student<L>L[-<procedure>])")
     add_schedule_args(parser, epochs=1.0, lr=5e-5)
     add_debug_flag(parser)
@@ -114,6 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError:
         raise PipelineError(f"--student must look like 4L or 6L, got {args.student!r}") from None
     needs_teacher = args.procedure in ("ranker", "lm+ranker")
+    if args.init is not None:
+        if not (args.init / "config.json").is_file():
+            raise PipelineError(f"--init {args.init} is not a model directory (no config.json)")
+        init_layers = json.loads((args.init / "config.json").read_text()).get("num_hidden_layers")
+        if init_layers != layers:
+            raise PipelineError(f"--init {args.init} has {init_layers} layers, not the student's {layers}")
     if needs_teacher and not (args.teacher / "config.json").is_file():
         raise PipelineError(f"no teacher at {args.teacher}; build it with `python -m pipeline.train teacher`")
     output = args.output or MODELS / (f"student{layers}L" + ("" if args.procedure == "lm+ranker"
@@ -124,7 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     label_weight = args.label_weight if args.label_weight is not None else (0.0 if needs_teacher else 1.0)
     teacher = projection = scores = None
     if args.procedure in ("finetune", "lm-then-finetune"):
-        if args.procedure == "finetune":
+        if args.init is not None:
+            model = load_ranker(args.init)
+            mapping = list(range(layers + 1))
+        elif args.procedure == "finetune":
             model, mapping = student(load_ranker(args.lm or pretrained_lm()), layers, args.hidden, seed=args.seed)
         else:
             model = load_ranker(lm_distilled(args, layers, args.hidden, tokenizer))
@@ -134,19 +150,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = teacher_scores(args.teacher, groups, max_length=args.max_length)
         attn = "eager" if args.procedure == "lm+ranker" else "sdpa"
         teacher_model = load_ranker(args.teacher, attn=attn)
-        if args.procedure == "ranker":
+        mapping = uniform_mapping(layers, teacher_model.config.num_hidden_layers)
+        if args.init is not None:
+            model = load_ranker(args.init, attn=attn)
+        elif args.procedure == "ranker":
             model, mapping = student(teacher_model, layers, args.hidden, seed=args.seed)
+        else:
+            model = load_ranker(lm_distilled(args, layers, args.hidden, tokenizer), attn="eager")
+            if model.config.hidden_size == teacher_model.config.hidden_size:
+                # the last layer is pulled onto the teacher's, whose pooler and head then read it
+                model.bert.pooler.load_state_dict(teacher_model.bert.pooler.state_dict())
+                model.classifier.load_state_dict(teacher_model.classifier.state_dict())
+        if args.procedure == "ranker":
             loss = LossConfig(label_loss="softmax-ce", label_weight=label_weight, score_loss=args.score_loss,
                               temperature=args.temperature, mapping=mapping)
         else:
-            model = load_ranker(lm_distilled(args, layers, args.hidden, tokenizer), attn="eager")
-            mapping = uniform_mapping(layers, teacher_model.config.num_hidden_layers)
             teacher = teacher_model
             if model.config.hidden_size != teacher.config.hidden_size:
                 projection = torch.nn.Linear(model.config.hidden_size, teacher.config.hidden_size)
-            else:  # the last layer is pulled onto the teacher's, whose pooler and head then read it
-                model.bert.pooler.load_state_dict(teacher.bert.pooler.state_dict())
-                model.classifier.load_state_dict(teacher.classifier.state_dict())
             loss = LossConfig(label_loss="softmax-ce", label_weight=label_weight, score_loss=args.score_loss,
                               temperature=args.temperature, hidden_weight=args.hidden_weight,
                               attention_weight=args.attention_weight, mapping=mapping)
@@ -154,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = train(model, tokenizer, output, loss, schedule(args), groups=groups, teacher_scores=scores,
                     teacher=teacher, projection=projection, resume=args.resume,
                     provenance={"procedure": args.procedure, "student_layers": layers,
+                                "init": str(args.init) if args.init else None,
                                 "teacher": str(args.teacher) if needs_teacher else None})
     print(f"saved {output}: {summary['steps']} steps in {time.perf_counter() - t0:.0f} s, loss "
           f"{summary['first_logged_loss']} -> {summary['last_logged_loss']}")

@@ -76,6 +76,31 @@ def test_distill_without_a_teacher_names_the_command(tmp_path):
         f"error: no teacher at {tmp_path / 'none'}; build it with `python -m pipeline.train teacher`")
 
 
+def test_distill_init_starts_a_further_stage_from_the_given_student(scifact_slice, slice_index, tiny_bert, tmp_path):
+    from safetensors.torch import load_file
+
+    (tmp_path / "indexes").mkdir()
+    (tmp_path / "indexes" / "sci-slice").symlink_to(slice_index)
+    env = {"PIPELINE_DATASETS": str(scifact_slice / "datasets.toml"), "PIPELINE_HOME": str(tmp_path)}
+    common = ("--student", "1L", "--teacher", str(tiny_bert), "--dataset", "sci-slice", "--split", "test",
+              "--limit-groups", "8", "--negatives", "3", "--batch-groups", "4", "--max-steps", "1",
+              "--max-length", "64")
+    first = run_cli("pipeline.distill", *common, "--procedure", "ranker", "--lr", "1e-2",
+                    "--output", str(tmp_path / "stage1"), env=env)
+    assert first.returncode == 0, first.stderr[-1500:]
+    # lr 0: the second stage's weights must be exactly those it started from
+    second = run_cli("pipeline.distill", *common, "--init", str(tmp_path / "stage1"), "--lr", "0",
+                     "--output", str(tmp_path / "stage2"), env=env)
+    assert second.returncode == 0, second.stderr[-1500:]
+    a, b = (load_file(tmp_path / d / "model.safetensors") for d in ("stage1", "stage2"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    saved = json.loads((tmp_path / "stage2" / "pipeline-training.json").read_text())
+    assert saved["init"] == str(tmp_path / "stage1") and saved["procedure"] == "lm+ranker"
+    wrong = run_cli("pipeline.distill", *common, "--init", str(tiny_bert), "--output", str(tmp_path / "x"), env=env)
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip().splitlines()[-1] == f"error: --init {tiny_bert} has 2 layers, not the student's 1"
+
+
 def test_length_grouped_batches_cover_every_example_once_and_are_seeded_per_epoch():
     from pipeline.training import LengthGroupedSampler
 
