@@ -8,9 +8,12 @@ The recipe, for the embedded collections on a CPU (every stage is a plain ``pipe
    train groups (1 relevant + 3 BM25 negatives), 128 tokens, lr 2e-4, one epoch;
 2. ``teacher``: stage 1 continued on SciFact alone at 256 tokens (its abstracts are long), lr 1e-4,
    two epochs;
-3. ``student6L``, ``student4L``: ``lm+ranker`` distillation from that teacher (the paper's recipe),
-   on the groups of both collections, 256 tokens, lr 2e-4 (5e-5 left the 4-layer student at 89%
-   and 71% of the teacher), batches of similar length.
+3. ``student6L``, ``student4L-stage1``: ``lm+ranker`` distillation from that teacher (the paper's
+   recipe), on the groups of both collections, 256 tokens, lr 2e-4 (5e-5 left the 4-layer student
+   at 89% and 71% of the teacher), batches of similar length;
+4. ``student4L``: ``student4L-stage1`` distilled once more (``--init``) on groups with freshly
+   sampled negatives (seed + 1), lr 1e-4 (dev: 97.5% / 94.5% of the teacher after one pass,
+   98.8% / 98.4% after two, on SciFact / CAR).
 
 The teacher stages keep batches of random lengths (``--no-group-by-length``): that is how the
 measured teacher was trained, so the build reproduces it.
@@ -52,6 +55,7 @@ class Stage:
 def recipe(models: Path, seed: int = 42) -> list[Stage]:
     """The stages of the default build, in order."""
     stage1, teacher = models / ".build" / "teacher-stage1", models / "teacher"
+    student4 = models / ".build" / "student4L-stage1"
     common = ["--negatives", "3", "--batch-groups", "8", "--seed", str(seed)]
     return [
         Stage("teacher-stage1", stage1, "pipeline.train",
@@ -65,9 +69,14 @@ def recipe(models: Path, seed: int = 42) -> list[Stage]:
         Stage("student6L", models / "student6L", "pipeline.distill",
               ["--student", "6L", "--teacher", str(teacher), *common, "--max-length", "256", "--lr", "2e-4",
                "--output", str(models / "student6L")], 119),
-        Stage("student4L", models / "student4L", "pipeline.distill",
+        Stage("student4L-stage1", student4, "pipeline.distill",
               ["--student", "4L", "--teacher", str(teacher), *common, "--max-length", "256", "--lr", "2e-4",
-               "--output", str(models / "student4L")], 75),
+               "--output", str(student4)], 75),
+        # a second pass over freshly sampled negatives (seed + 1), at half the learning rate
+        Stage("student4L", models / "student4L", "pipeline.distill",
+              ["--student", "4L", "--init", str(student4), "--teacher", str(teacher), "--negatives", "3",
+               "--batch-groups", "8", "--seed", str(seed + 1), "--max-length", "256", "--lr", "1e-4",
+               "--output", str(models / "student4L")], 71),
     ]
 
 
@@ -95,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m pipeline.build_models", description="Build models/teacher, student6L and student4L.",
         epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=Path, default=MODELS, help="where to build (default: models/)")
-    parser.add_argument("--only", nargs="+", choices=["teacher-stage1", "teacher", "student6L", "student4L"],
+    parser.add_argument("--only", nargs="+", choices=[s.name for s in recipe(MODELS)],
                         help="build only these stages (their inputs must exist)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the estimate, build nothing")
@@ -111,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           (" — a GPU is present: expect far less" if gpu else ""))
     for s in stages:
         state = "done, reused" if s not in todo else f"~{s.reference_minutes * scale:.0f} min"
-        print(f"  {s.name:<15} {state:<14} python -m {s.module} {' '.join(s.argv)}")
+        print(f"  {s.name:<17} {state:<14} python -m {s.module} {' '.join(s.argv)}")
     print(f"total to build: ~{sum(s.reference_minutes for s in todo) * scale:.0f} min", flush=True)
     if args.dry_run or not todo:
         return 0

@@ -17,9 +17,10 @@ def test_dry_run_prints_the_plan_and_reuses_finished_stages(tmp_path):
     proc = run_cli("pipeline.build_models", "--models", str(tmp_path), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("  ")}
-    assert list(lines) == ["teacher-stage1", "teacher", "student6L", "student4L"]
+    assert list(lines) == ["teacher-stage1", "teacher", "student6L", "student4L-stage1", "student4L"]
     assert "done, reused" in lines["teacher"] and "done, reused" not in lines["teacher-stage1"]
     assert f"--init {half}" in lines["teacher"] and f"--teacher {done}" in lines["student4L"]
+    assert f"--init {tmp_path / '.build' / 'student4L-stage1'}" in lines["student4L"]
     estimates = [int(line.split("~")[1].split()[0]) for name, line in lines.items() if name != "teacher"]
     total = int(proc.stdout.split("total to build: ~")[1].split()[0])
     assert abs(total - sum(estimates)) <= len(estimates)  # rounding of each stage
