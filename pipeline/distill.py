@@ -20,7 +20,8 @@ mapping and loss weights are saved in its ``pipeline-training.json``.
 
 ``--init PATH`` starts the student from an existing checkpoint of the student's depth instead (no LM
 stage, its own pooler and head kept): a further stage of a distilled student, e.g. a second pass
-over freshly sampled negatives at a lower learning rate.
+over freshly sampled negatives at a lower learning rate. A student narrower than the teacher
+gets a fresh hidden-state projection then (the projection is a training aid, not saved with the model).
 """
 
 from __future__ import annotations
