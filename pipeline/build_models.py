@@ -56,7 +56,8 @@ def recipe(models: Path, seed: int = 42) -> list[Stage]:
     """The stages of the default build, in order."""
     stage1, teacher = models / ".build" / "teacher-stage1", models / "teacher"
     student4 = models / ".build" / "student4L-stage1"
-    common = ["--negatives", "3", "--batch-groups", "8", "--seed", str(seed)]
+    groups = ["--negatives", "3", "--batch-groups", "8"]
+    common = [*groups, "--seed", str(seed)]
     return [
         Stage("teacher-stage1", stage1, "pipeline.train",
               ["teacher", "--layers", "6", "--dataset", "car-test200", "--dataset", "scifact", *common,
@@ -74,8 +75,8 @@ def recipe(models: Path, seed: int = 42) -> list[Stage]:
                "--output", str(student4)], 75),
         # a second pass over freshly sampled negatives (seed + 1), at half the learning rate
         Stage("student4L", models / "student4L", "pipeline.distill",
-              ["--student", "4L", "--init", str(student4), "--teacher", str(teacher), "--negatives", "3",
-               "--batch-groups", "8", "--seed", str(seed + 1), "--max-length", "256", "--lr", "1e-4",
+              ["--student", "4L", "--init", str(student4), "--teacher", str(teacher), *groups,
+               "--seed", str(seed + 1), "--max-length", "256", "--lr", "1e-4",
                "--output", str(models / "student4L")], 71),
     ]
 

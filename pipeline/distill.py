@@ -138,13 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     label_weight = args.label_weight if args.label_weight is not None else (0.0 if needs_teacher else 1.0)
     teacher = projection = scores = None
     if args.procedure in ("finetune", "lm-then-finetune"):
-        if args.init is not None:
-            model = load_ranker(args.init)
-            mapping = list(range(layers + 1))
-        elif args.procedure == "finetune":
+        if args.procedure == "finetune" and args.init is None:
             model, mapping = student(load_ranker(args.lm or pretrained_lm()), layers, args.hidden, seed=args.seed)
         else:
-            model = load_ranker(lm_distilled(args, layers, args.hidden, tokenizer))
+            model = load_ranker(args.init or lm_distilled(args, layers, args.hidden, tokenizer))
             mapping = uniform_mapping(layers, model.config.num_hidden_layers)
         loss = LossConfig(label_loss="softmax-ce", label_weight=label_weight, mapping=mapping)
     else:
