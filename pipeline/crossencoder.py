@@ -12,7 +12,8 @@ Speed comes from what the usual ``predict`` loops do not do:
 - inference runs under ``torch.inference_mode`` with as many threads as cores available;
 - BERT models skip the last layer's work for every token but ``[CLS]`` (:mod:`pipeline.fastbert`);
 - ``dtype`` ``bf16``/``fp16`` run in half precision and any batch with a non-finite score is
-  recomputed in fp32; ``int8`` (CPU) applies dynamic quantization to the linear layers.
+  recomputed in fp32; ``int8`` (CPU) runs a fused, dynamically quantized ONNX Runtime graph
+  (:mod:`pipeline.onnxint8`), built once per checkpoint.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch
 
 from pipeline import fastbert
 from pipeline.errors import PipelineError
+from pipeline.onnxint8 import Int8Session
 
 DTYPES = ("fp32", "bf16", "fp16", "int8")
 DEFAULT_MAX_LENGTH = 512
@@ -106,7 +108,7 @@ class CrossEncoder:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise PipelineError("--device cuda requested but no CUDA device is available")
         if dtype == "int8" and self.device.type != "cpu":
-            raise PipelineError("int8 (dynamic quantization) runs on the CPU only; use fp16 or bf16 on a GPU")
+            raise PipelineError("int8 (ONNX Runtime) runs on the CPU only; use fp16 or bf16 on a GPU")
         if dtype == "fp16" and self.device.type == "cpu":
             raise PipelineError("fp16 is for GPUs; on the CPU use bf16 or int8")
         if self.device.type == "cpu":
@@ -134,13 +136,7 @@ class CrossEncoder:
         model.eval()
         self._fp32 = model.to(self.device)
         if dtype == "int8":
-            import warnings
-
-            from torch.ao.quantization import quantize_dynamic
-
-            with warnings.catch_warnings():  # torch.ao's deprecation notices, once per load
-                warnings.simplefilter("ignore")
-                self.model = quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+            self.model = Int8Session(self.path, self.tokenizer, torch.get_num_threads())
         elif dtype in ("bf16", "fp16"):
             half = torch.bfloat16 if dtype == "bf16" else torch.float16
             self.model = copy.deepcopy(model).to(half)
@@ -227,7 +223,12 @@ class CrossEncoder:
                 "attention_mask": torch.from_numpy(mask).to(self.device)}
 
     def _forward(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = fastbert.logits(model, **batch) if self.fast else model(**batch).logits
+        if isinstance(model, Int8Session):
+            logits = model(**batch)
+        elif self.fast:
+            logits = fastbert.logits(model, **batch)
+        else:
+            logits = model(**batch).logits
         if self.num_labels == 1:
             return logits[:, 0]
         return torch.log_softmax(logits.float(), dim=-1)[:, 1]

@@ -6,9 +6,8 @@ a feed-forward pass for ``[CLS]`` alone: of that layer's ``24·L·h²`` multiply
 ``4·L·h²`` of the key/value projections remain. On a 4-layer student that is a fifth of all the
 work, with the same scores (the arithmetic for ``[CLS]`` is unchanged).
 
-The weights are the Hugging Face modules' own (so dynamic int8 quantization and half precision
-apply unchanged); models that are not plain post-LN BERT with absolute positions use the
-regular forward.
+The weights are the Hugging Face modules' own (so half precision applies unchanged); models
+that are not plain post-LN BERT with absolute positions use the regular forward.
 """
 
 from __future__ import annotations

@@ -72,8 +72,9 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--batch-size", type=int, default=32, help="pairs per forward pass (default: 32)")
     model.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available, else cpu)")
     model.add_argument("--dtype", choices=DTYPES, default="fp32",
-                       help="fp32 (default); bf16 (GPU, or CPU with AVX-512 BF16); fp16 (GPU); int8 (CPU: faster, "
-                            "but can cost effectiveness on models with outlier activations; measure it)")
+                       help="fp32 (default); bf16 (GPU, or CPU with AVX-512 BF16); fp16 (GPU); int8 (CPU: "
+                            "ONNX Runtime, fused and quantized, built once into <model>/onnx/; measure its effect "
+                            "per model)")
     model.add_argument("--max-length", type=int, help="max tokens per pair (default: recorded with the model, 512)")
     model.add_argument("--chunk-pairs", type=int, default=8192,
                        help="pairs per resumable chunk: batches are sorted by length within a chunk, and a killed "

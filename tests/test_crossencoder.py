@@ -82,6 +82,25 @@ def test_int8_is_close_to_fp32(tiny_bert):
     assert np.abs(fp32 - int8).max() < 0.1 and not np.array_equal(fp32, int8)
 
 
+def test_int8_graph_is_built_once_next_to_the_weights_and_rebuilt_when_they_change(tiny_bert, tmp_path):
+    path = tmp_path / "model"
+    shutil.copytree(tiny_bert, path, ignore=shutil.ignore_patterns("onnx"))
+    CrossEncoder(path, dtype="int8")
+    graph = path / "onnx" / "model_qint8.onnx"
+    built = graph.stat().st_mtime_ns
+    CrossEncoder(path, dtype="int8")
+    assert graph.stat().st_mtime_ns == built  # reused
+
+    model = AutoModelForSequenceClassification.from_pretrained(path)
+    with torch.no_grad():
+        model.classifier.bias += 3.0  # every score moves up by exactly 3
+    model.save_pretrained(path)
+    before = CrossEncoder(tiny_bert, dtype="int8").score(QUERIES, PASSAGES)
+    after = CrossEncoder(path, dtype="int8").score(QUERIES, PASSAGES)
+    assert graph.stat().st_mtime_ns != built
+    np.testing.assert_allclose(after, before + 3.0, atol=1e-4)
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda p: (p / "model.safetensors").unlink(), "has no model.safetensors"),
     (lambda p: (p / "model.safetensors").write_bytes(b"garbage"), "cannot load the model"),
