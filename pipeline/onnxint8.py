@@ -39,7 +39,7 @@ def source_stamp(model_dir: Path) -> dict:
     import onnxruntime
 
     files = {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
-             for p in sorted(model_dir.iterdir()) if p.name in ("model.safetensors", "config.json")}
+             for p in sorted(model_dir.iterdir()) if p.suffix == ".safetensors" or p.name == "config.json"}
     return {"files": files, "onnxruntime": onnxruntime.__version__, "opset": OPSET}
 
 
