@@ -58,8 +58,11 @@ def quantized_graph(model_dir: Path) -> Path:
                 os.replace(Path(work) / FILENAME, target)
             write_json(record, stamp)
             return target
-        except PermissionError:
+        except OSError:  # a read-only model directory: build in the private cache instead
             continue
+        except Exception as err:  # noqa: BLE001 - export, fusion or quantization refused this model
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise PipelineError(f"cannot build the int8 ONNX graph of {model_dir}: {first}") from None
     raise PipelineError(f"cannot write the int8 ONNX graph of {model_dir}: no writable directory")
 
 
