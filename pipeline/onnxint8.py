@@ -33,15 +33,16 @@ from pipeline.errors import PipelineError
 
 FILENAME = "model_qint8.onnx"
 OPSET = 17
+QUANTIZATION = {"weights": "int8, per channel", "activations": "uint8, per batch", "fused": "bert"}
 
 
 def source_stamp(model_dir: Path) -> dict:
-    """What the quantized graph was built from: the weights' and config's sizes and mtimes, ORT's version."""
+    """What the quantized graph was built from: weights' and config's sizes and mtimes, ORT, the recipe."""
     import onnxruntime
 
     files = {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
              for p in sorted(model_dir.iterdir()) if p.suffix == ".safetensors" or p.name == "config.json"}
-    return {"files": files, "onnxruntime": onnxruntime.__version__, "opset": OPSET}
+    return {"files": files, "onnxruntime": onnxruntime.__version__, "opset": OPSET, "quantization": QUANTIZATION}
 
 
 def quantized_graph(model_dir: Path) -> Path:
