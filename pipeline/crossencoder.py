@@ -222,7 +222,7 @@ class CrossEncoder:
                 "token_type_ids": torch.from_numpy(token_type_ids).to(self.device),
                 "attention_mask": torch.from_numpy(mask).to(self.device)}
 
-    def _forward(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _forward(self, model: torch.nn.Module | Int8Session, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if isinstance(model, Int8Session):
             logits = model(**batch)
         elif self.fast:
