@@ -6,7 +6,7 @@ memory-bound steps that keep an fp32 forward at about half the machine's GEMM ra
 matrix multiplications are then quantized to int8 dynamically (weights once, per output
 channel; activations per batch at run time, over the full 8-bit range, multiplied with VNNI on
 x86). Against PyTorch's dynamic quantization (per-tensor weights, 7-bit activations) it ran at
-the same speed here and lost less: nDCG@10 on 50 CAR test queries moved by -0.011 instead of
+the same speed or up to ~20% slower here, and lost less: nDCG@10 on 50 CAR test queries moved by -0.011 instead of
 -0.037 for the teacher and +0.002 instead of -0.004 for student4L (per-tensor weights in ONNX
 Runtime cost student4L 0.010). Figures: benchmarks/README.md.
 
