@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from pipeline.crossencoder import available_cores
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line
 
 POOLING = ("mean", "cls", "max")
 BATCH_TOKENS = 8192
@@ -72,7 +72,7 @@ class BiEncoder:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
             model = AutoModel.from_pretrained(self.path, use_safetensors=True, trust_remote_code=False)
         except (OSError, ValueError, RuntimeError, SafetensorError) as err:
-            raise PipelineError(f"cannot load the encoder in {self.path}: {str(err).splitlines()[0]}") from None
+            raise PipelineError(f"cannot load the encoder in {self.path}: {first_line(err)}") from None
         limit = getattr(model.config, "max_position_embeddings", 512)
         self.max_length = min(max_length or st_config.get("max_seq_length") or
                               min(self.tokenizer.model_max_length, 512), limit)

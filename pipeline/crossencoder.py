@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from pipeline import fastbert
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line
 from pipeline.onnxint8 import Int8Session
 
 DTYPES = ("fp32", "bf16", "fp16", "int8")
@@ -119,8 +119,7 @@ class CrossEncoder:
             model = AutoModelForSequenceClassification.from_pretrained(
                 self.path, use_safetensors=True, trust_remote_code=False, torch_dtype=torch.float32)
         except (OSError, ValueError, RuntimeError, SafetensorError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise PipelineError(f"cannot load the model in {self.path}: {first}") from None
+            raise PipelineError(f"cannot load the model in {self.path}: {first_line(err)}") from None
         self.num_labels = model.config.num_labels
         if self.num_labels not in (1, 2):
             raise PipelineError(f"{self.path}: expected a 1-logit or 2-logit (monoBERT) head, "

@@ -15,3 +15,9 @@ def located(path: object, line: int | None, message: str) -> PipelineError:
     """An error that names the file (and line, 1-based) it came from: ``path:line: message``."""
     where = f"{path}:{line}" if line is not None else f"{path}"
     return PipelineError(f"{where}: {message}")
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type's name when empty): for one-line errors."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

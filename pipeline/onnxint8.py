@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from pipeline.atomic import write_json
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line
 
 FILENAME = "model_qint8.onnx"
 OPSET = 17
@@ -45,8 +45,8 @@ def source_stamp(model_dir: Path) -> dict:
     return {"files": files, "onnxruntime": onnxruntime.__version__, "opset": OPSET, "quantization": QUANTIZATION}
 
 
-def quantized_graph(model_dir: Path) -> Path:
-    """The int8 ONNX graph of ``model_dir``, built (atomically) unless an up-to-date one exists."""
+def quantized_graph(model_dir: Path, names: list[str]) -> Path:
+    """The int8 ONNX graph of ``model_dir`` (inputs ``names``), built atomically unless one is up to date."""
     stamp = source_stamp(model_dir)
     for folder in (model_dir / "onnx", _private_cache(model_dir)):
         target, record = folder / FILENAME, folder / (FILENAME + ".json")
@@ -55,15 +55,14 @@ def quantized_graph(model_dir: Path) -> Path:
                 return target
             folder.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as work:
-                _build(model_dir, Path(work))
+                _build(model_dir, names, Path(work))
                 os.replace(Path(work) / FILENAME, target)
             write_json(record, stamp)
             return target
         except OSError:  # a read-only model directory: build in the private cache instead
             continue
         except Exception as err:  # noqa: BLE001 - export, fusion or quantization refused this model
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise PipelineError(f"cannot build the int8 ONNX graph of {model_dir}: {first}") from None
+            raise PipelineError(f"cannot build the int8 ONNX graph of {model_dir}: {first_line(err)}") from None
     raise PipelineError(f"cannot write the int8 ONNX graph of {model_dir}: no writable directory")
 
 
@@ -72,16 +71,15 @@ def _private_cache(model_dir: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"pipeline-onnx-{os.getuid()}" / key
 
 
-def _build(model_dir: Path, work: Path) -> None:
+def _build(model_dir: Path, names: list[str], work: Path) -> None:
     """Export (eager attention), fuse with ORT's BERT optimizer, quantize the MatMuls to int8."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.optimizer import optimize_model
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(
         model_dir, use_safetensors=True, trust_remote_code=False, torch_dtype=torch.float32,
         attn_implementation="eager").eval()
-    names = input_names(AutoTokenizer.from_pretrained(model_dir))
     example = {name: torch.ones(2, 8, dtype=torch.int64) for name in names}
     exported, fused = work / "model.onnx", work / "fused.onnx"
     with warnings.catch_warnings(), torch.inference_mode():
@@ -123,7 +121,7 @@ class Int8Session:
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         options.log_severity_level = 3
         self.names = input_names(tokenizer)
-        self.session = ort.InferenceSession(str(quantized_graph(model_dir)), options,
+        self.session = ort.InferenceSession(str(quantized_graph(model_dir, self.names)), options,
                                             providers=["CPUExecutionProvider"])
 
     def __call__(self, **batch: torch.Tensor) -> torch.Tensor:
