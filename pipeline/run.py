@@ -55,8 +55,12 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     first.add_argument("--index", type=Path, help="Lucene index (default: indexes/<dataset>)")
     first.add_argument("--dense-index", type=Path,
                        help="faiss index (default: indexes/<dataset>.all-MiniLM-L6-v2, from pipeline.index --dense)")
-    first.add_argument("--fusion", choices=["rrf", "interpolation"], default="rrf",
-                       help="hybrid: reciprocal rank fusion (default) or normalised score interpolation")
+    first.add_argument("--fusion", choices=["rrf", "interpolation", "bayes"], default="rrf",
+                       help="hybrid: reciprocal rank fusion (default), normalised score interpolation, or "
+                            "Bayes-fuse (each run's log-odds of relevance by rank, fitted on --fusion-split)")
+    first.add_argument("--fusion-split", default="train",
+                       help="hybrid Bayes-fuse: the judged split its rank-bin odds are fitted on (default: train; "
+                            "never the split being run)")
     first.add_argument("--alpha", type=float, default=0.5, help="hybrid interpolation: the weight of BM25")
     first.add_argument("--rrf-k", type=float, default=60.0, help="hybrid RRF: the rank constant k (default: 60)")
     first.add_argument("--dense-weight", type=float, default=1.0,
@@ -95,28 +99,52 @@ def define_args(parser: argparse.ArgumentParser) -> None:
 
 def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timings: dict) -> Run:
     """BM25, dense, or hybrid (fused) top-``--depth`` candidates for ``topics``."""
-    runs = []
-    if args.first_stage in ("bm25", "hybrid"):
-        from pipeline.bm25 import cached_search
-
-        runs.append(cached_search(ds.name, split, topics, args.index or index_dir(ds.name), k1=args.k1, b=args.b,
-                                  depth=args.depth, remove_query=ds.remove_query, threads=args.threads,
-                                  progress=not args.no_progress, timings=timings))
+    bayes = args.first_stage == "hybrid" and args.fusion == "bayes"
+    if bayes and args.fusion_split == split:
+        raise PipelineError(f"--fusion-split {split} is the split being run: fit Bayes-fuse on other queries")
+    fit_topics = ds.topics_for(args.fusion_split) if bayes else {}
+    if bayes and not fit_topics:
+        raise PipelineError(f"{ds.name}:{args.fusion_split} has no judged queries to fit Bayes-fuse on")
+    searcher = None
     if args.first_stage in ("dense", "hybrid"):
         from pipeline.dense import DenseSearcher, encoder_name
 
         t0 = time.perf_counter()
         searcher = DenseSearcher(args.dense_index or index_dir(f"{ds.name}.{encoder_name(None)}"))
-        runs.append(searcher.search(topics, k=args.depth, remove_query=ds.remove_query,
-                                    progress=not args.no_progress))
-        timings["dense_s"] = round(time.perf_counter() - t0, 3)
         timings["dense_index"] = searcher.manifest["index"]
+        timings["dense_load_s"] = round(time.perf_counter() - t0, 3)
+
+    def search(split_: str, topics_: dict, times: dict) -> list[Run]:
+        runs = []
+        if args.first_stage in ("bm25", "hybrid"):
+            from pipeline.bm25 import cached_search
+
+            runs.append(cached_search(ds.name, split_, topics_, args.index or index_dir(ds.name), k1=args.k1,
+                                      b=args.b, depth=args.depth, remove_query=ds.remove_query,
+                                      threads=args.threads, progress=not args.no_progress, timings=times))
+        if searcher is not None:
+            t0 = time.perf_counter()
+            runs.append(searcher.search(topics_, k=args.depth, remove_query=ds.remove_query,
+                                        progress=not args.no_progress))
+            times["dense_s"] = round(time.perf_counter() - t0, 3)
+        return runs
+
+    runs = search(split, topics, timings)
     if len(runs) == 1:
         return runs[0]
-    from pipeline.fusion import interpolate, rrf
+    from pipeline.fusion import bayes_fuse, fit_rank_odds, interpolate, rrf
 
-    fused = rrf(runs, k=args.rrf_k, depth=args.depth, weights=[1.0, args.dense_weight]) if args.fusion == "rrf" \
-        else interpolate(runs[0], runs[1], args.alpha)
+    if args.fusion == "rrf":
+        fused = rrf(runs, k=args.rrf_k, depth=args.depth, weights=[1.0, args.dense_weight])
+    elif args.fusion == "interpolation":
+        fused = interpolate(runs[0], runs[1], args.alpha)
+    else:
+        fit_timings: dict = {}
+        odds = [fit_rank_odds(run, ds.qrels(args.fusion_split), len(searcher.docids))
+                for run in search(args.fusion_split, fit_topics, fit_timings)]
+        timings["fusion"] = {"method": "bayes", "fit_split": args.fusion_split, "fit_queries": len(fit_topics),
+                             "bm25": odds[0].as_dict(), "dense": odds[1].as_dict(), "fit_timings": fit_timings}
+        fused = bayes_fuse(runs, odds)
     return truncate(fused, args.depth)
 
 

@@ -109,3 +109,44 @@ def test_hnsw_index_and_hybrid_run(tiny_encoder, slice_docs, scifact_slice, slic
     assert sidecar["config"]["candidates"] == "hybrid" and sidecar["timings"]["dense_index"]["type"] == "IndexHNSWFlat"
     lines = out.read_text().splitlines()
     assert len(lines) == 40 * 50 and lines[0].endswith(" hybrid")
+
+
+def test_bayes_fused_hybrid_is_fitted_on_another_split(tiny_encoder, slice_docs, scifact_slice, slice_index,
+                                                       tmp_path):
+    from pipeline.fusion import RankOdds, bayes_fuse
+    from pipeline.runs import read_run, truncate
+
+    dense = tmp_path / "flat"
+    build_dense_index(slice_docs, dense, BiEncoder(tiny_encoder), {}, progress=False)
+    lines = (scifact_slice / "test.tsv").read_text().splitlines()[1:]
+    qids = list(dict.fromkeys(line.split("\t")[0] for line in lines))
+    for name, keep in [("fit", qids[:20]), ("held", qids[20:])]:
+        (tmp_path / f"{name}.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(
+            line for line in lines if line.split("\t")[0] in keep) + "\n")
+    (tmp_path / "datasets.toml").write_text(
+        f'[sci-halves]\ncorpus = "{scifact_slice / "corpus.jsonl"}"\ncorpus_format = "beir"\n'
+        f'topics = "{scifact_slice / "queries.jsonl"}"\ntopics_format = "beir"\nremove_query = true\n'
+        f'[sci-halves.splits]\nfit = "{tmp_path / "fit.tsv"}"\nheld = "{tmp_path / "held.tsv"}"\n')
+    env = {"PIPELINE_DATASETS": str(tmp_path / "datasets.toml")}
+    common = ["--dataset", "sci-halves", "--split", "held", "--index", str(slice_index), "--dense-index", str(dense),
+              "--depth", "30", "--no-progress"]
+    out = {}
+    for stage, extra in [("hybrid", ["--fusion", "bayes", "--fusion-split", "fit"]), ("bm25", []), ("dense", [])]:
+        out[stage] = tmp_path / f"{stage}.trec"
+        proc = run_cli("pipeline.run", *common, "--first-stage", stage, *extra, "--output", str(out[stage]), env=env)
+        assert proc.returncode == 0, proc.stderr[-1500:]
+    fusion = json.loads(out["hybrid"].with_name("hybrid.trec.json").read_text())["timings"]["fusion"]
+    assert (fusion["fit_split"], fusion["fit_queries"]) == ("fit", 20)
+    # the odds were fitted on the 20 "fit" queries: every retrieved or missed document of theirs is counted once
+    assert sum(fusion["bm25"]["documents"]) == sum(fusion["dense"]["documents"]) == 20 * len(slice_docs)
+    odds = [RankOdds(tuple(f["edges"]), tuple(f["log_odds"]), tuple(f["relevant"]), tuple(f["documents"]))
+            for f in (fusion["bm25"], fusion["dense"])]
+    expected = truncate(bayes_fuse([read_run(out["bm25"]), read_run(out["dense"])], odds), 30)
+    hybrid = read_run(out["hybrid"])
+    assert hybrid.keys() == expected.keys() and len(hybrid) == 20
+    for qid, docs in hybrid.items():
+        assert docs == pytest.approx(expected[qid], abs=1e-4)
+    proc = run_cli("pipeline.run", *common, "--first-stage", "hybrid", "--fusion", "bayes", "--fusion-split", "held",
+                   "--output", str(tmp_path / "x.trec"), env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: --fusion-split held is the split being run: fit Bayes-fuse on other queries"

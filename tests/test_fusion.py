@@ -1,9 +1,11 @@
 """Fusion against hand-computed values."""
 
+import math
+
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.fusion import interpolate, normalize, rrf
+from pipeline.fusion import RankOdds, bayes_fuse, fit_rank_odds, interpolate, normalize, rrf
 from pipeline.runs import read_run
 
 from .conftest import run_cli
@@ -41,6 +43,33 @@ def test_interpolation_by_hand():
                      "d4": pytest.approx(0.0)}
     with pytest.raises(PipelineError, match="alpha"):
         interpolate(A, B, alpha=1.5)
+
+
+def test_bayes_fuse_fit_by_hand():
+    run = {"q1": {"d1": 3.0, "d2": 2.0, "d3": 1.0}, "q2": {"e1": 2.0, "e2": 1.0}, "q3": {"x": 1.0}}
+    qrels = {"q1": {"d2": 1, "d9": 1, "d1": 0}, "q2": {"e1": 2}}  # q3 unjudged: not counted
+    odds = fit_rank_odds(run, qrels, n_docs=5, edges=(1, 2))
+    # rank 1: d1, e1 (1 relevant of 2); rank 2: d2, e2 (1 of 2); not in the top 2: 3 + 3 documents, d9 relevant
+    assert (odds.relevant, odds.documents) == ((1, 1, 1), (2, 2, 6))
+    assert odds.log_odds == pytest.approx((0.0, 0.0, math.log(1.5 / 5.5)))
+    assert (odds.at(1), odds.at(2), odds.at(3), odds.at(None)) == pytest.approx((0.0, 0.0, odds.log_odds[-1]) + (
+        odds.log_odds[-1],))
+    deeper = fit_rank_odds(run, qrels, n_docs=5, edges=(1, 2, 5, 10))
+    # ranks 3-5: d3 (0 of 1); ranks 6-10: no documents, so the odds of ranks 3-5; missing: 2 + 3, d9 relevant
+    assert deeper.documents == (2, 2, 1, 0, 5)
+    assert deeper.log_odds[2:] == pytest.approx((math.log(0.5 / 1.5), math.log(0.5 / 1.5), math.log(1.5 / 4.5)))
+    with pytest.raises(PipelineError, match="no relevant documents"):
+        fit_rank_odds(run, {"q1": {"d1": 0}}, n_docs=5)
+
+
+def test_bayes_fuse_by_hand():
+    a = RankOdds((1, 2), (0.0, -1.0, -3.0), (0, 0, 0), (0, 0, 0))
+    b = RankOdds((1,), (-0.5, -2.0), (0, 0), (0, 0))
+    fused = bayes_fuse([A, B], [a, b])["q"]
+    # A: d1 rank 1, d2 rank 2, d3 rank 3 (past the edges: "not retrieved"), d4 missing; B: d3 rank 1, d4 rank 2 (past)
+    assert fused == pytest.approx({"d1": 0.0 - 2.0, "d2": -1.0 - 2.0, "d3": -3.0 - 0.5, "d4": -3.0 - 2.0})
+    with pytest.raises(PipelineError, match="1 fitted odds for 2 runs"):
+        bayes_fuse([A, B], [a])
 
 
 def test_fuse_cli(tmp_path):
