@@ -1,4 +1,4 @@
-"""``python -m pipeline.fuse``: combine runs by reciprocal rank fusion or score interpolation."""
+"""``python -m pipeline.fuse``: combine runs by reciprocal rank fusion, score interpolation or Bayes-fuse."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.errors import PipelineError
-from pipeline.fusion import NORMALIZATIONS, interpolate, rrf
+from pipeline.fusion import NORMALIZATIONS, bayes_fuse, fit_rank_odds, interpolate, rrf
+from pipeline.qrels import read_qrels
 from pipeline.runs import OUTPUT_FORMATS, read_run, validate_tag, write_run
 
 
@@ -17,14 +18,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m pipeline.fuse", description="Combine TREC runs into one.",
         epilog="examples:\n  python -m pipeline.fuse runs/a.trec runs/b.trec --output runs/rrf.trec --tag rrf\n"
                "  python -m pipeline.fuse runs/ce.trec runs/bm25.trec --method interpolation --alpha 0.7 "
-               "--output runs/mix.trec --tag mix", formatter_class=argparse.RawDescriptionHelpFormatter)
+               "--output runs/mix.trec --tag mix\n"
+               "  python -m pipeline.fuse runs/bm25.test.trec runs/dense.test.trec --method bayes --fit-runs "
+               "runs/bm25.train.trec runs/dense.train.trec --fit-qrels train.qrels --collection-size 5183 "
+               "--output runs/bayes.trec --tag bayes", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="run files (TREC or MS MARCO; .gz ok)")
-    parser.add_argument("--method", choices=["rrf", "interpolation"], default="rrf")
+    parser.add_argument("--method", choices=["rrf", "interpolation", "bayes"], default="rrf",
+                        help="rrf (default), interpolation of normalised scores, or bayes: Bayes-fuse, each run's "
+                             "log-odds of relevance by rank bin, fitted on --fit-runs and --fit-qrels")
     parser.add_argument("--k", type=float, default=60.0, help="RRF constant (default: 60)")
     parser.add_argument("--weights", type=float, nargs="+", help="RRF weight of each run, in order (default: all 1)")
     parser.add_argument("--alpha", type=float, default=0.5, help="interpolation weight of the first run")
     parser.add_argument("--normalization", choices=NORMALIZATIONS, default="minmax",
                         help="per-query score normalisation before interpolating (default: minmax)")
+    parser.add_argument("--fit-runs", type=Path, nargs="+",
+                        help="bayes: the same systems' runs on judged training queries, in the same order")
+    parser.add_argument("--fit-qrels", type=Path, help="bayes: the judgments of the training queries")
+    parser.add_argument("--collection-size", type=int,
+                        help="bayes: documents in the collection (to count those a run did not retrieve)")
     parser.add_argument("--depth", type=int, default=1000, help="documents per query kept (and fused, for RRF)")
     parser.add_argument("--output", type=Path, required=True, help="fused run to write")
     parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="trec")
@@ -35,6 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = [read_run(p) for p in args.runs]
     if args.method == "rrf":
         fused = rrf(runs, k=args.k, depth=args.depth, weights=args.weights)
+    elif args.method == "bayes":
+        if not (args.fit_runs and args.fit_qrels and args.collection_size):
+            raise PipelineError("bayes needs --fit-runs, --fit-qrels and --collection-size")
+        if len(args.fit_runs) != len(runs):
+            raise PipelineError(f"{len(args.fit_runs)} --fit-runs for {len(runs)} runs: give one per run, in order")
+        qrels = read_qrels(args.fit_qrels)
+        odds = [fit_rank_odds(read_run(p), qrels, args.collection_size) for p in args.fit_runs]
+        fused = bayes_fuse(runs, odds)
     else:
         if len(runs) != 2:
             raise PipelineError(f"interpolation combines exactly 2 runs, got {len(runs)}")

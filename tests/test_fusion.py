@@ -83,3 +83,26 @@ def test_fuse_cli(tmp_path):
     proc = run_cli("pipeline.fuse", str(a), str(b), str(a), "--method", "interpolation", "--output", str(out),
                    "--tag", "x")
     assert proc.returncode == 1 and proc.stderr.strip() == "error: interpolation combines exactly 2 runs, got 3"
+
+
+def test_fuse_cli_bayes(tmp_path):
+    a, b, out = tmp_path / "a.trec", tmp_path / "b.trec", tmp_path / "f.trec"
+    a.write_text("q Q0 d1 1 3.0 a\nq Q0 d2 2 2.0 a\nq Q0 d3 3 1.0 a\n")
+    b.write_text("q Q0 d3 1 10.0 b\nq Q0 d4 2 5.0 b\n")
+    fa, fb, qrels = tmp_path / "fa.trec", tmp_path / "fb.trec", tmp_path / "train.qrels"
+    fa.write_text("t1 Q0 x1 1 9.0 a\nt1 Q0 x2 2 8.0 a\nt2 Q0 y1 1 9.0 a\n")
+    fb.write_text("t1 Q0 x3 1 9.0 b\nt2 Q0 y2 1 9.0 b\nt2 Q0 y1 2 8.0 b\n")
+    qrels.write_text("t1 0 x1 1\nt1 0 x3 1\nt2 0 y1 1\n")
+    proc = run_cli("pipeline.fuse", str(a), str(b), "--method", "bayes", "--fit-runs", str(fa), str(fb),
+                   "--fit-qrels", str(qrels), "--collection-size", "10", "--output", str(out), "--tag", "bayes")
+    assert proc.returncode == 0, proc.stderr
+    # run a at rank 1 found 2 relevant of 2, at rank 2 0 of 1, and missed 1 relevant of the other 17 documents;
+    # run b at rank 1 found 1 of 2, at rank 2 1 of 1, and missed 1 of 17
+    odds_a = [math.log(2.5 / 0.5), math.log(0.5 / 1.5), math.log(1.5 / 16.5)]
+    odds_b = [math.log(1.5 / 1.5), math.log(1.5 / 0.5), math.log(1.5 / 16.5)]
+    expected = {"d1": odds_a[0] + odds_b[2], "d2": odds_a[1] + odds_b[2], "d3": odds_a[1] + odds_b[0],
+                "d4": odds_a[2] + odds_b[1]}
+    assert read_run(out)["q"] == pytest.approx(expected, abs=1e-4)
+    proc = run_cli("pipeline.fuse", str(a), str(b), "--method", "bayes", "--output", str(out), "--tag", "x")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: bayes needs --fit-runs, --fit-qrels and --collection-size"
