@@ -174,9 +174,17 @@ def plot(rows: list[dict], path: Path) -> None:
             marker = {"teacher": "*", 6: "o", 4: "s"}.get(r["procedure"] if r["procedure"] == "teacher"
                                                          else r["layers"], "^")
             ax.scatter(r["pairs_per_s"], r["ndcg@10"], marker=marker, s=60)
-            ax.annotate(r["model"], (r["pairs_per_s"], r["ndcg@10"]), fontsize=7, xytext=(4, 3),
-                        textcoords="offset points")
         ax.set_xscale("log")
+        ax.autoscale_view()
+        placed: list[tuple[float, float]] = []  # label anchors in pixels: near-equal points get stacked labels
+        for r in sorted((r for r in sub if r["pairs_per_s"] is not None), key=lambda r: -r["ndcg@10"]):
+            x, y = ax.transData.transform((r["pairs_per_s"], r["ndcg@10"]))
+            dy = 3
+            while any(abs(x - px) < 60 and abs(y + dy - py) < 9 for px, py in placed):
+                dy -= 9
+            placed.append((x, y + dy))
+            ax.annotate(r["model"], (r["pairs_per_s"], r["ndcg@10"]), fontsize=7, xytext=(4, dy),
+                        textcoords="offset points")
         ax.set_xlabel("reranking speed (pairs/s, log)")
         ax.set_ylabel("nDCG@10")
         ax.set_title(f"{key[0]} {key[1]}")
