@@ -66,7 +66,8 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     first.add_argument("--dense-weight", type=float, default=1.0,
                        help="hybrid RRF: the dense run's weight, BM25's being 1 (default: 1, plain RRF)")
     first.add_argument("--candidates", type=Path,
-                       help="rerank this run instead of BM25 (default for msmarco-dl19: its official BM25 top-100)")
+                       help="rerank this run instead of a first stage (default for msmarco-dl19 with the BM25 "
+                            "first stage: its official BM25 top-100)")
     first.add_argument("--depth", "--hits", type=int, default=1000, dest="depth",
                        help="candidates per query to rerank (default: 1000, as in the paper)")
     first.add_argument("--k1", type=float, default=0.9, help="BM25 k1 (default: 0.9)")
@@ -170,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                 else args.first_stage, args.dtype))
     if args.depth < 1:
         raise PipelineError(f"--depth must be positive, got {args.depth}")
+    if args.candidates and args.first_stage != "bm25":
+        raise PipelineError(f"--candidates replaces the first stage: drop --first-stage {args.first_stage}")
     topics = ds.topics_for(split)
     qrels = ds.qrels(split)
     if not topics:
@@ -191,7 +194,8 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
     """Everything after argument checking; under ``torchrun`` only rank 0 locks, searches and writes."""
     with exclusive(output, "written") if world.main else contextlib.nullcontext():
         timings: dict = {}
-        candidates_path = args.candidates or ds.split(split).candidates
+        # a dataset's official candidates stand in for BM25 only: --first-stage dense|hybrid searches
+        candidates_path = args.candidates or (ds.split(split).candidates if args.first_stage == "bm25" else None)
         if not world.main:
             candidates = world.broadcast(None)
         elif candidates_path is not None:
