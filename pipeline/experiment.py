@@ -9,17 +9,26 @@ the same pairs (interleaved rounds, median pairs/s). It writes ``eval/distillati
 ``eval/distillation.json`` (one row per model × dataset) and ``eval/distillation.png``
 (effectiveness against speed). Runs are kept in ``runs/experiment/`` under a name that holds a
 fingerprint of the model's weights, so a rerun only scores what changed, and a killed run resumes.
+
+Rows of models that are not on this machine are carried over from the previous
+``eval/distillation.json`` when that run's BM25 and teacher rows for the same test set and depth
+equal this run's (the same teacher, reranking the same candidates): a table built over many
+sessions, where each model was trained once, keeps every model. Each row records its ``depth``
+and when it was ``measured``; a carried row's speedup is against the teacher timed in its own run.
+``--fresh`` keeps nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import statistics
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.atomic import write_json, write_text
@@ -52,10 +61,13 @@ def student_dir(models: Path, layers: int, procedure: str) -> Path:
     return models / (f"student{layers}L" if procedure == "lm+ranker" else f"student{layers}L-{procedure}")
 
 
+def model_order() -> list[str]:
+    """Every row model's name in table order: BM25, the teacher, then each procedure at 6 and at 4 layers."""
+    return ["bm25", "teacher"] + [student_dir(Path(), layers, proc).name for layers in (6, 4) for proc in PROCEDURES]
+
+
 def entries(models: Path) -> tuple[list[Entry], list[str]]:
     """The models present (teacher first), and the build commands of those missing."""
-    import json
-
     found, missing = [Entry("bm25", "bm25", None, None, None)], []
     candidates = [("teacher", "teacher", models / "teacher", "python -m pipeline.train teacher")]
     for layers in (6, 4):
@@ -129,6 +141,27 @@ def speed_pairs(dataset: str, split: str, run: Run, n: int) -> list[tuple[str, s
     return pairs[:n]
 
 
+def carried_rows(previous: list[dict], rows: list[dict], present: set[str]) -> tuple[list[dict], list[str]]:
+    """Rows of ``previous`` for models not ``present``, kept where that run's BM25 and teacher rows equal ``rows``'.
+
+    Returns the kept rows and, for the test sets where the previous run differs, why nothing was kept.
+    """
+    def anchor(table: list[dict], key: tuple[str, str]) -> list[tuple]:
+        return sorted((r["model"], r.get("depth"), *(r[m] for m in MEASURES)) for r in table
+                      if (r["dataset"], r["split"]) == key and r["model"] in ("bm25", "teacher"))
+
+    kept, dropped = [], []
+    for key in dict.fromkeys((r["dataset"], r["split"]) for r in rows):
+        old = [r for r in previous if (r["dataset"], r["split"]) == key and r["model"] not in present]
+        if not old:
+            continue
+        if anchor(previous, key) != anchor(rows, key):
+            dropped.append(f"{key[0]}:{key[1]} (its BM25 or teacher rows differ from this run's)")
+            continue
+        kept += [{**r, "carried": True} for r in old]
+    return kept, dropped
+
+
 def table_markdown(rows: list[dict], missing: list[str], settings: dict) -> str:
     """``eval/distillation.md``: one table per dataset, then how it was made."""
     lines = ["# Distillation: effectiveness and speed", "",
@@ -144,12 +177,18 @@ def table_markdown(rows: list[dict], missing: list[str], settings: dict) -> str:
         for r in sub:
             def fmt(v, spec):
                 return "—" if v is None else format(v, spec)
-            lines.append(f"| {r['model']} | {r['procedure']} | {fmt(r['layers'], 'd')} | {fmt(r['hidden'], 'd')} "
+            name = f"{r['model']} †" if r.get("carried") else r["model"]
+            lines.append(f"| {name} | {r['procedure']} | {fmt(r['layers'], 'd')} | {fmt(r['hidden'], 'd')} "
                          f"| {r['ndcg@10']:.4f} | {r['mrr@10']:.4f} | {r['map']:.4f} "
                          f"| {fmt(r['pct_of_teacher_ndcg@10'], '.1f')} | {fmt(r['pairs_per_s'], '.1f')} "
                          f"| {fmt(r['speedup_vs_teacher'], '.2f')} | {fmt(r['p_vs_teacher'], '.3g')} "
                          f"| {fmt(r['p_vs_bm25'], '.3g')} |")
         lines.append("")
+    carried = sorted({r["measured"] for r in rows if r.get("carried")})
+    if carried:
+        lines += [f"† not on the machine of this run: carried over from the run of {', '.join(carried)}, whose BM25 "
+                  "and teacher rows equal these (same teacher, same candidates); its pairs/s and speedup were "
+                  "measured in that run.", ""]
     if missing:
         lines += ["Not in the table (model not built):", ""] + [f"- {m}" for m in missing] + [""]
     lines += ["Reproduce: `" + settings["command"] + "`", ""]
@@ -226,6 +265,7 @@ def distillation(args: argparse.Namespace) -> int:
           f"{args.rounds} rounds", file=sys.stderr)
     rate = speeds(found, pairs, args.rounds, args.batch_size, args.max_length)
     rows = []
+    measured = datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")
     for name, split in datasets:
         qrels = get_dataset(name).qrels(split)
         evals = {e.model: evaluate(runs[name, split, e.model], qrels, MEASURES) for e in found}
@@ -236,6 +276,7 @@ def distillation(args: argparse.Namespace) -> int:
             rows.append({
                 "model": e.model, "procedure": e.procedure, "layers": e.layers, "hidden": e.hidden,
                 "dataset": name, "split": split, "queries": evals[e.model].queries,
+                "depth": 100 if name == "msmarco-dl19" else args.depth, "measured": measured,
                 **{m: agg[m] for m in MEASURES},
                 "pct_of_teacher_ndcg@10": 100 * agg["ndcg@10"] / teacher if teacher else None,
                 "pairs_per_s": rate.get(e.model),
@@ -243,6 +284,16 @@ def distillation(args: argparse.Namespace) -> int:
                 "p_vs_teacher": None if e.model == "teacher" else paired_t_test(ndcg["teacher"], ndcg[e.model]),
                 "p_vs_bm25": None if e.model == "bm25" else paired_t_test(ndcg["bm25"], ndcg[e.model]),
             })
+    previous_path = args.output_dir / "distillation.json"
+    if not args.fresh and previous_path.is_file():
+        kept, dropped = carried_rows(json.loads(previous_path.read_text()), rows, {e.model for e in found})
+        for reason in dropped:
+            print(f"not carrying earlier rows of {reason}", file=sys.stderr)
+        sets = {key: i for i, key in enumerate(dict.fromkeys((r["dataset"], r["split"]) for r in rows))}
+        names = {name: i for i, name in enumerate(model_order())}
+        rows = sorted(rows + kept, key=lambda r: (sets[r["dataset"], r["split"]], names.get(r["model"], len(names))))
+        kept_models = {r["model"] for r in kept}
+        missing = [m for m in missing if m.split(":", 1)[0] not in kept_models]
     device = "GPU" if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
     settings = {"depth": args.depth, "rounds": args.rounds, "speed_pairs": len(pairs), "device": device,
                 "command": "python -m pipeline.experiment distillation " + " ".join(args.argv)}
@@ -271,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=MODELS, help="where the models are (default: models/)")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "experiment")
     parser.add_argument("--output-dir", type=Path, default=EVAL)
+    parser.add_argument("--fresh", action="store_true",
+                        help="do not carry over rows of models absent here from the previous distillation.json")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     args.argv = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "distillation"]

@@ -53,6 +53,28 @@ def test_distillation_table_json_and_plot(home, scifact_slice):
     stamps = {p: p.stat().st_mtime_ns for p in runs}
     assert run_cli(*args, env=env, timeout=600).returncode == 0
     assert {p: p.stat().st_mtime_ns for p in runs} == stamps
+    assert {r["depth"] for r in rows} == {5} and len({r["measured"] for r in rows}) == 1
+
+    # a model that is no longer here keeps its row, marked as carried over from the earlier run
+    before = json.loads((home / "eval" / "distillation.json").read_text())
+    shutil.rmtree(home / "models" / "student4L-finetune")
+    assert run_cli(*args, env=env, timeout=600).returncode == 0
+    again = json.loads((home / "eval" / "distillation.json").read_text())
+    assert [r["model"] for r in again] == ["bm25", "teacher", "student6L", "student4L-finetune"]
+    assert again[3] == {**before[3], "carried": True}
+    assert not any(r.get("carried") for r in again[:3])
+    md = (home / "eval" / "distillation.md").read_text()
+    assert "| student4L-finetune † | finetune | 2 | 32 |" in md and "student4L-finetune: python" not in md
+
+    # ... but not when the earlier run's teacher differs from this run's
+    for r in again:
+        if r["model"] == "teacher":
+            r["ndcg@10"] += 0.01
+    (home / "eval" / "distillation.json").write_text(json.dumps(again))
+    proc = run_cli(*args, env=env, timeout=600)
+    assert proc.returncode == 0 and "not carrying earlier rows of sci-slice:test" in proc.stderr
+    rows = json.loads((home / "eval" / "distillation.json").read_text())
+    assert [r["model"] for r in rows] == ["bm25", "teacher", "student6L"]
 
 
 def test_no_teacher_is_a_one_line_error(tmp_path):
