@@ -18,7 +18,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]' torch==2.13.0
 	touch $@
 
+# A named reranker that is not built yet is built first (make models prints the plan and its time).
 run: install
+	@case "$(RERANKER)" in teacher|student6L|student4L) [ -f models/$(RERANKER)/config.json ] || $(MAKE) models;; esac
 	$(PY) -m pipeline.index --dataset $(DATASET)
 	$(PY) -m pipeline.run --dataset $(DATASET) --split $(SPLIT) --reranker $(RERANKER)
 

@@ -113,10 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_schedule_args(parser, epochs=1.0, lr=5e-5)
     add_debug_flag(parser)
     args = parser.parse_args(argv)
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, set_seed
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    set_seed(args.seed)  # before any model is built: fresh heads and projections come from the seed
     try:
         layers = int(args.student.upper().removesuffix("L"))
     except ValueError:

@@ -83,10 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_schedule_args(parser, epochs=1.0, lr=3e-5)
     add_debug_flag(parser)
     args = parser.parse_args(argv)
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, set_seed
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    set_seed(args.seed)  # before any model is built: a fresh head's weights come from the seed
     init = args.init or pretrained_lm()
     if not (init / "config.json").is_file():
         raise PipelineError(f"no checkpoint at {init}")

@@ -2,7 +2,10 @@
 
 import json
 import random
+import shutil
+from pathlib import Path
 
+import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
 
@@ -122,3 +125,43 @@ def test_length_grouped_batches_cover_every_example_once_and_are_seeded_per_epoc
     assert spread(first) < spread(shuffled) / 5  # batches are of similar lengths
     short = [k for k in range(0, 1000, 8) if max(lengths[i] for i in first[k:k + 8]) <= 60]
     assert short and short != list(range(0, 8 * len(short), 8))  # short batches are spread over the epoch
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tiny_bert, tmp_path_factory) -> Path:
+    """A tiny pretrained LM without a ranking head, like the packaged MiniLM: training gives it a fresh one."""
+    from transformers import BertModel
+
+    out = tmp_path_factory.mktemp("tiny-lm")
+    BertModel.from_pretrained(tiny_bert).save_pretrained(out)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_bert / name, out / name)
+    return out
+
+
+def test_training_from_an_lm_without_a_head_is_deterministic_for_a_seed(scifact_slice, slice_index, tiny_lm,
+                                                                         tmp_path):
+    from safetensors.torch import load_file
+
+    (tmp_path / "indexes").mkdir()
+    (tmp_path / "indexes" / "sci-slice").symlink_to(slice_index)
+    env = {"PIPELINE_DATASETS": str(scifact_slice / "datasets.toml"), "PIPELINE_HOME": str(tmp_path)}
+    common = ("--dataset", "sci-slice", "--split", "test", "--limit-groups", "8", "--negatives", "3",
+              "--batch-groups", "4", "--max-steps", "1", "--max-length", "64", "--lr", "1e-2")
+
+    def weights(module: str, *args: str, out: str) -> dict:
+        proc = run_cli(module, *args, *common, "--output", str(tmp_path / out), env=env)
+        assert proc.returncode == 0, proc.stderr[-1500:]
+        return load_file(tmp_path / out / "model.safetensors")
+
+    def same(a: dict, b: dict) -> bool:
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    teacher = ("teacher", "--layers", "2", "--init", str(tiny_lm))
+    a, b = weights("pipeline.train", *teacher, out="a"), weights("pipeline.train", *teacher, out="b")
+    assert same(a, b)  # the fresh head comes from the seed, not from the process
+    assert not same(a, weights("pipeline.train", *teacher, "--seed", "7", out="c"))
+    # at the LM's own shape LM distillation is the identity, so lm-then-finetune is finetune
+    student = ("--student", "2L", "--lm", str(tiny_lm))
+    assert same(weights("pipeline.distill", *student, "--procedure", "finetune", out="ft"),
+                weights("pipeline.distill", *student, "--procedure", "lm-then-finetune", out="lmft"))
