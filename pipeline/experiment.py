@@ -68,13 +68,19 @@ def model_order() -> list[str]:
 
 def entries(models: Path) -> tuple[list[Entry], list[str]]:
     """The models present (teacher first), and the build commands of those missing."""
+    from pipeline.initialise import pretrained_lm
+
+    lm_layers = json.loads((pretrained_lm() / "config.json").read_text())["num_hidden_layers"]
     found, missing = [Entry("bm25", "bm25", None, None, None)], []
     candidates = [("teacher", "teacher", models / "teacher", "python -m pipeline.train teacher")]
     for layers in (6, 4):
         for proc in PROCEDURES:
             path = student_dir(models, layers, proc)
-            candidates.append((path.name, proc, path,
-                               f"python -m pipeline.distill --student {layers}L --procedure {proc}"))
+            command = f"python -m pipeline.distill --student {layers}L --procedure {proc}"
+            if proc == "lm-then-finetune" and layers == lm_layers:
+                command += (f" (the same model as student{layers}L-finetune: LM distillation at the pretrained "
+                            "LM's own shape is the identity)")
+            candidates.append((path.name, proc, path, command))
     for name, proc, path, command in candidates:
         if (path / "config.json").is_file():
             config = json.loads((path / "config.json").read_text())
