@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,7 +59,9 @@ def start_jvm(heap: str = DEFAULT_HEAP) -> float:
     import jnius_config
 
     if not jnius_config.vm_running:
-        jnius_config.add_options(f"-Xmx{heap}")
+        # a crash report (e.g. native code failing while a killed process exits) goes to the temp
+        # directory, not into the user's working directory
+        jnius_config.add_options(f"-Xmx{heap}", f"-XX:ErrorFile={tempfile.gettempdir()}/hs_err_pid%p.log")
         jnius_config.add_classpath(str(anserini_jar()))
     import jnius  # noqa: F401  (importing starts the VM)
 
