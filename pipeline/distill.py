@@ -39,7 +39,7 @@ from pipeline import distributed
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
-from pipeline.initialise import load_ranker, pretrained_lm, student, uniform_mapping
+from pipeline.initialise import is_the_lm, load_ranker, pretrained_lm, student, uniform_mapping
 from pipeline.losses import SCORE_LOSSES
 from pipeline.models import MODELS
 from pipeline.teacher_scores import teacher_scores
@@ -69,7 +69,7 @@ def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, toke
                                f".s{args.seed}.n{args.lm_texts}")
     if (out / "config.json").is_file():
         return out
-    if mapping == list(range(lm.config.num_hidden_layers + 1)) and hidden in (None, lm.config.hidden_size):
+    if is_the_lm(lm.config, layers, hidden):
         print(f"LM distillation skipped: a {layers}-layer student at the LM's width is the LM itself")
         with distributed.world().main_first():
             if not (out / "config.json").is_file():

@@ -66,18 +66,21 @@ def model_order() -> list[str]:
     return ["bm25", "teacher"] + [student_dir(Path(), layers, proc).name for layers in (6, 4) for proc in PROCEDURES]
 
 
-def entries(models: Path) -> tuple[list[Entry], list[str]]:
-    """The models present (teacher first), and the build commands of those missing."""
-    from pipeline.initialise import pretrained_lm
+def entries(models: Path) -> tuple[list[Entry], dict[str, str]]:
+    """The models present (teacher first), and the build commands of those missing, by name."""
+    from transformers import AutoConfig
 
-    lm_layers = json.loads((pretrained_lm() / "config.json").read_text())["num_hidden_layers"]
-    found, missing = [Entry("bm25", "bm25", None, None, None)], []
+    from pipeline.initialise import is_the_lm, pretrained_lm
+
+    lm = AutoConfig.from_pretrained(pretrained_lm())
+    found: list[Entry] = [Entry("bm25", "bm25", None, None, None)]
+    missing: dict[str, str] = {}
     candidates = [("teacher", "teacher", models / "teacher", "python -m pipeline.train teacher")]
     for layers in (6, 4):
         for proc in PROCEDURES:
             path = student_dir(models, layers, proc)
             command = f"python -m pipeline.distill --student {layers}L --procedure {proc}"
-            if proc == "lm-then-finetune" and layers == lm_layers:
+            if proc == "lm-then-finetune" and is_the_lm(lm, layers):
                 command += (f" (the same model as student{layers}L-finetune: LM distillation at the pretrained "
                             "LM's own shape is the identity)")
             candidates.append((path.name, proc, path, command))
@@ -86,7 +89,7 @@ def entries(models: Path) -> tuple[list[Entry], list[str]]:
             config = json.loads((path / "config.json").read_text())
             found.append(Entry(name, proc, config["num_hidden_layers"], config["hidden_size"], path))
         else:
-            missing.append(f"{name}: {command}")
+            missing[name] = command
     if len(found) == 1 or found[1].model != "teacher":
         raise PipelineError(f"no teacher in {models / 'teacher'}; build it with `python -m pipeline.train teacher` "
                             "(or `make models`)")
@@ -168,7 +171,7 @@ def carried_rows(previous: list[dict], rows: list[dict], present: set[str]) -> t
     return kept, dropped
 
 
-def table_markdown(rows: list[dict], missing: list[str], settings: dict) -> str:
+def table_markdown(rows: list[dict], missing: dict[str, str], settings: dict) -> str:
     """``eval/distillation.md``: one table per dataset, then how it was made."""
     lines = ["# Distillation: effectiveness and speed", "",
              f"Reranking the BM25 top {settings['depth']} (DL 2019: its official top 100) on a "
@@ -196,7 +199,8 @@ def table_markdown(rows: list[dict], missing: list[str], settings: dict) -> str:
                   "and teacher rows equal these (same teacher, same candidates); its pairs/s and speedup were "
                   "measured in that run.", ""]
     if missing:
-        lines += ["Not in the table (model not built):", ""] + [f"- {m}" for m in missing] + [""]
+        lines += ["Not in the table (model not built):", ""]
+        lines += [f"- {name}: {command}" for name, command in missing.items()] + [""]
     lines += ["Reproduce: `" + settings["command"] + "`", ""]
     return "\n".join(lines)
 
@@ -298,8 +302,8 @@ def distillation(args: argparse.Namespace) -> int:
         sets = {key: i for i, key in enumerate(dict.fromkeys((r["dataset"], r["split"]) for r in rows))}
         names = {name: i for i, name in enumerate(model_order())}
         rows = sorted(rows + kept, key=lambda r: (sets[r["dataset"], r["split"]], names.get(r["model"], len(names))))
-        kept_models = {r["model"] for r in kept}
-        missing = [m for m in missing if m.split(":", 1)[0] not in kept_models]
+        for r in kept:
+            missing.pop(r["model"], None)
     device = "GPU" if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
     settings = {"depth": args.depth, "rounds": args.rounds, "speed_pairs": len(pairs), "device": device,
                 "command": "python -m pipeline.experiment distillation " + " ".join(args.argv)}

