@@ -31,6 +31,7 @@ from pipeline.crossencoder import DTYPES
 from pipeline.datasets import ROOT, get_dataset
 from pipeline.errors import PipelineError
 from pipeline.evaluate import EVAL, evaluate, save
+from pipeline.fusion import NORMALIZATIONS
 from pipeline.index import index_dir
 from pipeline.locks import exclusive
 from pipeline.provenance import record
@@ -62,6 +63,12 @@ def define_args(parser: argparse.ArgumentParser) -> None:
                        help="hybrid Bayes-fuse: the judged split its rank-bin odds are fitted on (default: train; "
                             "never the split being run)")
     first.add_argument("--alpha", type=float, default=0.5, help="hybrid interpolation: the weight of BM25")
+    first.add_argument("--normalization", choices=NORMALIZATIONS, default="minmax",
+                       help="hybrid interpolation: per-query score normalisation of each run (default: minmax)")
+    first.add_argument("--fusion-depth", type=int,
+                       help="hybrid: how deep BM25 and dense are each searched before fusing (default: --depth). "
+                            "Deeper inputs leave fewer documents whose score in one run is missing and imputed; "
+                            "the collection's size makes interpolation exact")
     first.add_argument("--rrf-k", type=float, default=60.0, help="hybrid RRF: the rank constant k (default: 60)")
     first.add_argument("--dense-weight", type=float, default=1.0,
                        help="hybrid RRF: the dense run's weight, BM25's being 1 (default: 1, plain RRF)")
@@ -115,17 +122,19 @@ def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timi
         timings["dense_index"] = searcher.manifest["index"]
         timings["dense_load_s"] = round(time.perf_counter() - t0, 3)
 
+    depth = (args.fusion_depth or args.depth) if args.first_stage == "hybrid" else args.depth
+
     def search(split_: str, topics_: dict, times: dict) -> list[Run]:
         runs = []
         if args.first_stage in ("bm25", "hybrid"):
             from pipeline.bm25 import cached_search
 
             runs.append(cached_search(ds.name, split_, topics_, args.index or index_dir(ds.name), k1=args.k1,
-                                      b=args.b, depth=args.depth, remove_query=ds.remove_query,
+                                      b=args.b, depth=depth, remove_query=ds.remove_query,
                                       threads=args.threads, progress=not args.no_progress, timings=times))
         if searcher is not None:
             t0 = time.perf_counter()
-            runs.append(searcher.search(topics_, k=args.depth, remove_query=ds.remove_query,
+            runs.append(searcher.search(topics_, k=depth, remove_query=ds.remove_query,
                                         progress=not args.no_progress))
             times["dense_s"] = round(time.perf_counter() - t0, 3)
         return runs
@@ -136,9 +145,9 @@ def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timi
     from pipeline.fusion import bayes_fuse, fit_rank_odds, interpolate, rrf
 
     if args.fusion == "rrf":
-        fused = rrf(runs, k=args.rrf_k, depth=args.depth, weights=[1.0, args.dense_weight])
+        fused = rrf(runs, k=args.rrf_k, weights=[1.0, args.dense_weight])
     elif args.fusion == "interpolation":
-        fused = interpolate(runs[0], runs[1], args.alpha)
+        fused = interpolate(runs[0], runs[1], args.alpha, args.normalization)
     else:
         fit_timings: dict = {}
         odds = [fit_rank_odds(run, ds.qrels(args.fusion_split), len(searcher.docids))
@@ -171,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                 else args.first_stage, args.dtype))
     if args.depth < 1:
         raise PipelineError(f"--depth must be positive, got {args.depth}")
+    if args.fusion_depth is not None and args.fusion_depth < args.depth:
+        raise PipelineError(f"--fusion-depth {args.fusion_depth} is under --depth {args.depth}: fuse at least as "
+                            f"deep as the candidates kept")
     if args.candidates and args.first_stage != "bm25":
         raise PipelineError(f"--candidates replaces the first stage: drop --first-stage {args.first_stage}")
     topics = ds.topics_for(split)

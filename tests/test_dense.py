@@ -150,3 +150,39 @@ def test_bayes_fused_hybrid_is_fitted_on_another_split(tiny_encoder, slice_docs,
                    "--output", str(tmp_path / "x.trec"), env=env)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: --fusion-split held is the split being run: fit Bayes-fuse on other queries"
+
+
+def test_interpolated_hybrid_fused_over_the_whole_collection_uses_true_scores(tiny_encoder, slice_docs, scifact_slice,
+                                                                               slice_index, tmp_path):
+    from pipeline.fusion import interpolate
+    from pipeline.runs import read_run, truncate
+
+    dense = tmp_path / "flat"
+    build_dense_index(slice_docs, dense, BiEncoder(tiny_encoder), {}, progress=False)
+    env = {"PIPELINE_DATASETS": str(scifact_slice / "datasets.toml")}
+    common = ["--dataset", "sci-slice", "--index", str(slice_index), "--dense-index", str(dense), "--no-progress"]
+    n = len(slice_docs)
+    out = {}
+    for name, extra in [("bm25", ["--first-stage", "bm25", "--depth", str(n)]),
+                        ("dense", ["--first-stage", "dense", "--depth", str(n)]),
+                        ("exact", ["--first-stage", "hybrid", "--depth", "10", "--fusion-depth", str(n)]),
+                        ("top10", ["--first-stage", "hybrid", "--depth", "10"])]:
+        out[name] = tmp_path / f"{name}.trec"
+        fusion = ["--fusion", "interpolation", "--normalization", "zscore", "--alpha", "0.3"]
+        proc = run_cli("pipeline.run", *common, *extra, *fusion, "--output", str(out[name]), env=env)
+        assert proc.returncode == 0, proc.stderr[-1500:]
+    config = json.loads(out["exact"].with_name("exact.trec.json").read_text())["config"]
+    assert (config["fusion_depth"], config["normalization"], config["alpha"]) == (n, "zscore", 0.3)
+    # every document is in both full-depth inputs, so nothing is imputed: the fused scores are the true ones
+    expected = truncate(interpolate(read_run(out["bm25"]), read_run(out["dense"]), 0.3, "zscore"), 10)
+    exact, top10 = read_run(out["exact"]), read_run(out["top10"])
+    assert exact.keys() == expected.keys() and len(exact) == 40
+    for qid, docs in exact.items():
+        assert docs == pytest.approx(expected[qid], abs=1e-4)
+    # fusing only the top 10 of each normalises over other lists and imputes the missing: other scores
+    assert any(top10[q] != pytest.approx(expected[q], abs=1e-4) for q in expected)
+    proc = run_cli("pipeline.run", *common, "--first-stage", "hybrid", "--depth", "10", "--fusion-depth", "5",
+                   "--output", str(tmp_path / "x.trec"), env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("error: --fusion-depth 5 is under --depth 10: fuse at least as deep as the "
+                                   "candidates kept")
