@@ -65,10 +65,10 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     first.add_argument("--alpha", type=float, default=0.5, help="hybrid interpolation: the weight of BM25")
     first.add_argument("--normalization", choices=NORMALIZATIONS, default="minmax",
                        help="hybrid interpolation: per-query score normalisation of each run (default: minmax)")
-    first.add_argument("--fusion-depth", type=int,
-                       help="hybrid: how deep BM25 and dense are each searched before fusing (default: --depth). "
-                            "Deeper inputs leave fewer documents whose score in one run is missing and imputed; "
-                            "the collection's size makes interpolation exact")
+    first.add_argument("--fusion-depth", type=_fusion_depth,
+                       help="hybrid: how deep BM25 and dense are each searched before fusing, a number or 'all' "
+                            "(default: --depth). Deeper inputs leave fewer documents whose score in one run is "
+                            "missing and imputed; 'all' (the collection's size) makes interpolation exact")
     first.add_argument("--rrf-k", type=float, default=60.0, help="hybrid RRF: the rank constant k (default: 60)")
     first.add_argument("--dense-weight", type=float, default=1.0,
                        help="hybrid RRF: the dense run's weight, BM25's being 1 (default: 1, plain RRF)")
@@ -105,6 +105,19 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     add_debug_flag(parser)
 
 
+def _fusion_depth(value: str) -> int | str:
+    """``--fusion-depth``: a positive number of documents, or ``all`` for the whole collection."""
+    if value == "all":
+        return value
+    try:
+        depth = int(value)
+    except ValueError:
+        depth = 0
+    if depth < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'all', got {value!r}")
+    return depth
+
+
 def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timings: dict) -> Run:
     """BM25, dense, or hybrid (fused) top-``--depth`` candidates for ``topics``."""
     bayes = args.first_stage == "hybrid" and args.fusion == "bayes"
@@ -122,7 +135,10 @@ def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timi
         timings["dense_index"] = searcher.manifest["index"]
         timings["dense_load_s"] = round(time.perf_counter() - t0, 3)
 
-    depth = (args.fusion_depth or args.depth) if args.first_stage == "hybrid" else args.depth
+    depth = args.depth
+    if args.first_stage == "hybrid" and args.fusion_depth is not None:
+        depth = len(searcher.docids) if args.fusion_depth == "all" else args.fusion_depth
+        timings["fusion_depth"] = depth
 
     def search(split_: str, topics_: dict, times: dict) -> list[Run]:
         runs = []
@@ -180,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                 else args.first_stage, args.dtype))
     if args.depth < 1:
         raise PipelineError(f"--depth must be positive, got {args.depth}")
-    if args.fusion_depth is not None and args.fusion_depth < args.depth:
+    if isinstance(args.fusion_depth, int) and args.fusion_depth < args.depth:
         raise PipelineError(f"--fusion-depth {args.fusion_depth} is under --depth {args.depth}: fuse at least as "
                             f"deep as the candidates kept")
     if args.candidates and args.first_stage != "bm25":

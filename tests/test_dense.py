@@ -165,14 +165,16 @@ def test_interpolated_hybrid_fused_over_the_whole_collection_uses_true_scores(ti
     out = {}
     for name, extra in [("bm25", ["--first-stage", "bm25", "--depth", str(n)]),
                         ("dense", ["--first-stage", "dense", "--depth", str(n)]),
-                        ("exact", ["--first-stage", "hybrid", "--depth", "10", "--fusion-depth", str(n)]),
+                        ("exact", ["--first-stage", "hybrid", "--depth", "10", "--fusion-depth", "all"]),
                         ("top10", ["--first-stage", "hybrid", "--depth", "10"])]:
         out[name] = tmp_path / f"{name}.trec"
         fusion = ["--fusion", "interpolation", "--normalization", "zscore", "--alpha", "0.3"]
         proc = run_cli("pipeline.run", *common, *extra, *fusion, "--output", str(out[name]), env=env)
         assert proc.returncode == 0, proc.stderr[-1500:]
-    config = json.loads(out["exact"].with_name("exact.trec.json").read_text())["config"]
-    assert (config["fusion_depth"], config["normalization"], config["alpha"]) == (n, "zscore", 0.3)
+    sidecar = json.loads(out["exact"].with_name("exact.trec.json").read_text())
+    config = sidecar["config"]
+    assert (config["fusion_depth"], config["normalization"], config["alpha"]) == ("all", "zscore", 0.3)
+    assert sidecar["timings"]["fusion_depth"] == n
     # every document is in both full-depth inputs, so nothing is imputed: the fused scores are the true ones
     expected = truncate(interpolate(read_run(out["bm25"]), read_run(out["dense"]), 0.3, "zscore"), 10)
     exact, top10 = read_run(out["exact"]), read_run(out["top10"])
@@ -186,3 +188,7 @@ def test_interpolated_hybrid_fused_over_the_whole_collection_uses_true_scores(ti
     assert proc.returncode == 1
     assert proc.stderr.strip() == ("error: --fusion-depth 5 is under --depth 10: fuse at least as deep as the "
                                    "candidates kept")
+    proc = run_cli("pipeline.run", *common, "--first-stage", "hybrid", "--fusion-depth", "deep", env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith(
+        "argument --fusion-depth: expected a positive number or 'all', got 'deep'")
