@@ -31,7 +31,7 @@ from pipeline.crossencoder import DTYPES
 from pipeline.datasets import ROOT, get_dataset
 from pipeline.errors import PipelineError
 from pipeline.evaluate import EVAL, evaluate, save
-from pipeline.fusion import NORMALIZATIONS
+from pipeline.fusion import NORMALIZATIONS, bayes_fuse, fit_rank_odds, interpolate, rrf
 from pipeline.index import index_dir
 from pipeline.locks import exclusive
 from pipeline.provenance import record
@@ -158,8 +158,6 @@ def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timi
     runs = search(split, topics, timings)
     if len(runs) == 1:
         return runs[0]
-    from pipeline.fusion import bayes_fuse, fit_rank_odds, interpolate, rrf
-
     if args.fusion == "rrf":
         fused = rrf(runs, k=args.rrf_k, weights=[1.0, args.dense_weight])
     elif args.fusion == "interpolation":
