@@ -109,13 +109,9 @@ def _fusion_depth(value: str) -> int | str:
     """``--fusion-depth``: a positive number of documents, or ``all`` for the whole collection."""
     if value == "all":
         return value
-    try:
-        depth = int(value)
-    except ValueError:
-        depth = 0
-    if depth < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'all', got {value!r}")
-    return depth
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"expected a positive number or 'all', got {value!r}")
 
 
 def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timings: dict) -> Run:

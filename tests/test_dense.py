@@ -162,13 +162,13 @@ def test_interpolated_hybrid_fused_over_the_whole_collection_uses_true_scores(ti
     env = {"PIPELINE_DATASETS": str(scifact_slice / "datasets.toml")}
     common = ["--dataset", "sci-slice", "--index", str(slice_index), "--dense-index", str(dense), "--no-progress"]
     n = len(slice_docs)
+    fusion = ["--fusion", "interpolation", "--normalization", "zscore", "--alpha", "0.3"]
     out = {}
     for name, extra in [("bm25", ["--first-stage", "bm25", "--depth", str(n)]),
                         ("dense", ["--first-stage", "dense", "--depth", str(n)]),
                         ("exact", ["--first-stage", "hybrid", "--depth", "10", "--fusion-depth", "all"]),
                         ("top10", ["--first-stage", "hybrid", "--depth", "10"])]:
         out[name] = tmp_path / f"{name}.trec"
-        fusion = ["--fusion", "interpolation", "--normalization", "zscore", "--alpha", "0.3"]
         proc = run_cli("pipeline.run", *common, *extra, *fusion, "--output", str(out[name]), env=env)
         assert proc.returncode == 0, proc.stderr[-1500:]
     sidecar = json.loads(out["exact"].with_name("exact.trec.json").read_text())
