@@ -26,9 +26,9 @@ BATCH_TOKENS = 8192
 
 def default_encoder() -> Path:
     """The packaged all-MiniLM-L6-v2 directory."""
-    from pipeline.initialise import pretrained_lm
+    from pipeline.pretrained import minilm
 
-    return pretrained_lm()
+    return minilm()
 
 
 def _read_json(path: Path) -> dict:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline.datasets import ROOT
 from pipeline.errors import PipelineError
 from pipeline.java import start_jvm
+from pipeline.paths import ROOT
 from pipeline.runs import Run, read_run, write_run
 from pipeline.topics import Topics
 

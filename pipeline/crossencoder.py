@@ -217,9 +217,11 @@ class CrossEncoder:
             input_ids[row, : len(x)] = x
             token_type_ids[row, : len(t)] = t
             mask[row, : len(x)] = 1
-        return {"input_ids": torch.from_numpy(input_ids).to(self.device),
-                "token_type_ids": torch.from_numpy(token_type_ids).to(self.device),
-                "attention_mask": torch.from_numpy(mask).to(self.device)}
+        batch = {"input_ids": torch.from_numpy(input_ids).to(self.device),
+                 "attention_mask": torch.from_numpy(mask).to(self.device)}
+        if "token_type_ids" in self.tokenizer.model_input_names:  # BERT's segments; MPNet has none
+            batch["token_type_ids"] = torch.from_numpy(token_type_ids).to(self.device)
+        return batch
 
     def _forward(self, model: torch.nn.Module | Int8Session, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if isinstance(model, Int8Session):

@@ -31,11 +31,9 @@ from pathlib import Path
 from pipeline import corpora, topics
 from pipeline.corpora import Doc
 from pipeline.errors import PipelineError
+from pipeline.paths import DATA, ROOT
 from pipeline.qrels import Qrels, read_qrels
 from pipeline.topics import Topics, read_topics
-
-ROOT = Path(os.environ.get("PIPELINE_HOME", Path(__file__).resolve().parent.parent))
-DATA = ROOT / "data"
 
 
 def bucket(key: str) -> int:

@@ -39,9 +39,10 @@ from pipeline import distributed
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
-from pipeline.initialise import is_the_lm, load_ranker, pretrained_lm, student, uniform_mapping
+from pipeline.initialise import is_the_lm, load_ranker, student, uniform_mapping
 from pipeline.losses import SCORE_LOSSES
 from pipeline.models import MODELS
+from pipeline.pretrained import minilm
 from pipeline.teacher_scores import teacher_scores
 from pipeline.train import add_schedule_args, schedule, training_groups
 from pipeline.training import LossConfig, Schedule, train
@@ -61,7 +62,7 @@ def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, toke
     """A student that imitates the pretrained LM (TinyBERT's general distillation), cached in models/.cache."""
     from transformers import BertModel
 
-    lm_path = args.lm or pretrained_lm()
+    lm_path = args.lm or minilm()
     lm = load_ranker(lm_path, attn="eager")
     init, mapping = student(lm, layers, hidden, seed=args.seed)
     datasets = "+".join(args.dataset or ["car-test200", "scifact"])
@@ -134,13 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = args.output or MODELS / (f"student{layers}L" + ("" if args.procedure == "lm+ranker"
                                                               else f"-{args.procedure}"))
     t0 = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(args.teacher if needs_teacher else (args.lm or pretrained_lm()))
+    tokenizer = AutoTokenizer.from_pretrained(args.teacher if needs_teacher else (args.lm or minilm()))
     groups = training_groups(args)
     label_weight = args.label_weight if args.label_weight is not None else (0.0 if needs_teacher else 1.0)
     teacher = projection = scores = None
     if args.procedure in ("finetune", "lm-then-finetune"):
         if args.procedure == "finetune" and args.init is None:
-            model, mapping = student(load_ranker(args.lm or pretrained_lm()), layers, args.hidden, seed=args.seed)
+            model, mapping = student(load_ranker(args.lm or minilm()), layers, args.hidden, seed=args.seed)
         else:
             model = load_ranker(args.init or lm_distilled(args, layers, args.hidden, tokenizer))
             mapping = uniform_mapping(layers, model.config.num_hidden_layers)

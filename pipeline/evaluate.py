@@ -24,8 +24,9 @@ from pathlib import Path
 
 from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
-from pipeline.datasets import ROOT, load_qrels
+from pipeline.datasets import load_qrels
 from pipeline.errors import PipelineError
+from pipeline.paths import ROOT
 from pipeline.qrels import Qrels
 from pipeline.runs import Run, rank, read_run, truncate
 

@@ -33,10 +33,11 @@ from pathlib import Path
 
 from pipeline.atomic import write_json, write_text
 from pipeline.cli import add_debug_flag, run_main
-from pipeline.datasets import ROOT, get_dataset
+from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
 from pipeline.evaluate import EVAL, evaluate
 from pipeline.models import MODELS
+from pipeline.paths import ROOT
 from pipeline.runs import Run, rank, read_run
 from pipeline.significance import paired_t_test
 
@@ -70,9 +71,10 @@ def entries(models: Path) -> tuple[list[Entry], dict[str, str]]:
     """The models present (teacher first), and the build commands of those missing, by name."""
     from transformers import AutoConfig
 
-    from pipeline.initialise import is_the_lm, pretrained_lm
+    from pipeline.initialise import is_the_lm
+    from pipeline.pretrained import minilm
 
-    lm = AutoConfig.from_pretrained(pretrained_lm())
+    lm = AutoConfig.from_pretrained(minilm())
     found: list[Entry] = [Entry("bm25", "bm25", None, None, None)]
     missing: dict[str, str] = {}
     candidates = [("teacher", "teacher", models / "teacher", "python -m pipeline.train teacher")]

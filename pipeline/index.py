@@ -22,10 +22,11 @@ from pipeline import corpora
 from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.corpora import Doc
-from pipeline.datasets import ROOT, get_dataset
+from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
 from pipeline.java import start_jvm
 from pipeline.locks import exclusive
+from pipeline.paths import ROOT
 from pipeline.provenance import record
 
 INDEXES = ROOT / "indexes"

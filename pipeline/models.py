@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.crossencoder import check_model_dir
-from pipeline.datasets import ROOT
 from pipeline.errors import PipelineError
+from pipeline.paths import MODELS
 
-MODELS = ROOT / "models"
 NAMED = {
     "teacher": "python -m pipeline.train teacher",
     "student6L": "python -m pipeline.distill --student 6L",

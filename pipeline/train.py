@@ -21,10 +21,12 @@ from pipeline.cli import add_debug_flag, run_main
 from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
 from pipeline.examples import bm25_groups
-from pipeline.initialise import load_ranker, pretrained_lm, stacked
+from pipeline.initialise import load_ranker, stacked
 from pipeline.losses import LABEL_LOSSES
 from pipeline.models import MODELS
-from pipeline.training import LossConfig, Schedule, train
+from pipeline.pretrained import minilm, packaged
+from pipeline.teacher_scores import biencoder_scores
+from pipeline.training import PRECISIONS, LossConfig, Schedule, train
 
 
 def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float) -> None:
@@ -47,6 +49,9 @@ def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float)
     group.add_argument("--logging-steps", type=int, default=10, help="log the loss every N steps (default: 10)")
     group.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
                        help="batches of random lengths (default: each step's groups have similar token lengths)")
+    group.add_argument("--precision", choices=PRECISIONS, default="auto",
+                       help="auto (default): bf16 where the GPU or CPU computes it natively (AVX-512 BF16, AMX), "
+                            "else fp32 on CPUs and fp16 on GPUs")
     group.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the output")
 
 
@@ -65,7 +70,8 @@ def training_groups(args: argparse.Namespace) -> list:
 def schedule(args: argparse.Namespace) -> Schedule:
     return Schedule(epochs=args.epochs, max_steps=args.max_steps, batch_groups=args.batch_groups, lr=args.lr,
                     warmup=args.warmup, max_length=args.max_length, seed=args.seed, save_steps=args.save_steps,
-                    logging_steps=args.logging_steps, group_by_length=args.group_by_length)
+                    logging_steps=args.logging_steps, group_by_length=args.group_by_length,
+                    precision=args.precision)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,12 +80,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["teacher"], help="what to train")
-    parser.add_argument("--init", type=Path, help="starting checkpoint (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--init", type=Path, help="starting checkpoint: a directory, or 'mpnet' for the packaged "
+                                                  "all-mpnet-base-v2 (default: the packaged all-MiniLM-L6-v2)")
     parser.add_argument("--layers", type=int, default=12, help="teacher depth; more than --init's by stacking")
     parser.add_argument("--stacking", choices=["interleave", "repeat"], default="interleave",
                         help="interleave: 0,0,1,1,...; repeat: 0..5,0..5 (default: interleave)")
     parser.add_argument("--loss", choices=sorted(LABEL_LOSSES), default="softmax-ce", help="label loss")
     parser.add_argument("--output", type=Path, default=MODELS / "teacher", help="where to save")
+    soft = parser.add_argument_group("soft labels from a bi-encoder (learn what a web-trained ranker knows)")
+    soft.add_argument("--soft-labels", type=Path, metavar="ENCODER",
+                      help="a sentence-transformers bi-encoder directory, or 'mpnet' / 'minilm' for the packaged "
+                           "ones: its scaled cosines are soft targets (KL over each group) beside the labels")
+    soft.add_argument("--soft-weight", type=float, default=1.0, help="weight of the KL term (default: 1)")
+    soft.add_argument("--soft-scale", type=float, default=20.0,
+                      help="cosine x this = the target logits (default: 20, the bi-encoders' training scale)")
+    soft.add_argument("--soft-max-length", type=int, default=256, help="tokens per text when encoding (default: 256)")
     add_schedule_args(parser, epochs=1.0, lr=3e-5)
     add_debug_flag(parser)
     args = parser.parse_args(argv)
@@ -88,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     hf_logging.set_verbosity_error()
     set_seed(args.seed)  # before any model is built: a fresh head's weights come from the seed
-    init = args.init or pretrained_lm()
+    init = packaged(str(args.init)) if args.init else minilm()
     if not (init / "config.json").is_file():
         raise PipelineError(f"no checkpoint at {init}")
     base = load_ranker(init)
@@ -100,8 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     groups = training_groups(args)
     print(f"{len(groups)} groups of {args.negatives + 1}; training a {args.layers}-layer teacher from {init}")
-    summary = train(model, tokenizer, args.output, LossConfig(label_loss=args.loss), schedule(args), groups=groups,
+    loss, scores, encoder = LossConfig(label_loss=args.loss), None, None
+    if args.soft_labels is not None:
+        encoder = packaged(str(args.soft_labels))
+        scores = biencoder_scores(encoder, groups, scale=args.soft_scale, max_length=args.soft_max_length)
+        loss = LossConfig(label_loss=args.loss, score_loss="kl", score_weight=args.soft_weight)
+    summary = train(model, tokenizer, args.output, loss, schedule(args), groups=groups, teacher_scores=scores,
                     resume=args.resume, provenance={"init": str(init), "layers": args.layers,
+                                                    "soft_labels": str(encoder) if encoder else None,
+                                                    "soft_scale": args.soft_scale if encoder else None,
                                                     "stacking": args.stacking if args.layers != depth else None,
                                                     "datasets": args.dataset or ["car-test200", "scifact"],
                                                     "examples_s": round(time.perf_counter() - t0, 1)})

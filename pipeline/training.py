@@ -23,7 +23,9 @@ from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
 from pipeline import losses
 from pipeline.atomic import write_json
 from pipeline.crossencoder import pair_tokens, token_counts
+from pipeline.errors import PipelineError
 from pipeline.examples import Group
+from pipeline.initialise import encoder
 from pipeline.provenance import record
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the collator tokenizes in the training loop
@@ -58,6 +60,34 @@ class Schedule:
     save_steps: int = 200
     logging_steps: int = 10
     group_by_length: bool = True
+    precision: str = "auto"
+
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def cpu_has_bf16() -> bool:
+    """True when this CPU computes bf16 natively (AVX-512 BF16 or AMX): then bf16 autocast is fast.
+
+    Elsewhere (AVX2 only, say) PyTorch emulates bf16 and training gets slower, not faster.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(precision: str, cuda: bool) -> str:
+    """``auto``: bf16 where the device computes it natively (a CUDA GPU that supports it, or a CPU
+    with AVX-512 BF16/AMX), fp16 on other GPUs, fp32 on other CPUs."""
+    if precision not in PRECISIONS:
+        raise PipelineError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    if cuda:
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_bf16() else "fp32"
 
 
 class LengthGroupedSampler(torch.utils.data.Sampler):
@@ -170,9 +200,11 @@ class DistillationModel(torch.nn.Module):
         cfg = self.loss_config
         layers = cfg.hidden_weight > 0 or cfg.attention_weight > 0
         lm = group_size is None  # plain passages: LM distillation
-        encoder = self.model.bert if lm and hasattr(self.model, "bert") else self.model
-        out = encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                      output_hidden_states=layers, output_attentions=cfg.attention_weight > 0)
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:  # BERT's segments; MPNet has none
+            inputs["token_type_ids"] = token_type_ids
+        model = encoder(self.model) if lm else self.model
+        out = model(**inputs, output_hidden_states=layers, output_attentions=cfg.attention_weight > 0)
         total = input_ids.new_zeros((), dtype=torch.float32)
         parts: dict[str, torch.Tensor] = {}
         if not lm:
@@ -185,10 +217,9 @@ class DistillationModel(torch.nn.Module):
                 total = total + cfg.score_weight * parts["score"]
         if layers:
             teacher = self.teacher
-            t_encoder = teacher.bert if lm and hasattr(teacher, "bert") else teacher
             with torch.no_grad():
-                t_out = t_encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                  output_hidden_states=True, output_attentions=cfg.attention_weight > 0)
+                t_out = (encoder(teacher) if lm else teacher)(**inputs, output_hidden_states=True,
+                                                              output_attentions=cfg.attention_weight > 0)
             if cfg.hidden_weight:
                 parts["hidden"] = losses.hidden_mse(out.hidden_states, t_out.hidden_states, cfg.mapping,
                                                     attention_mask, self.projection)
@@ -247,8 +278,8 @@ def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Pa
     wrapped = DistillationModel(model, loss, teacher, projection)
     dataset = _Groups(groups, teacher_scores) if groups is not None else _Texts(texts or [])
     cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    args = _arguments(output, schedule, cuda, bf16)
+    precision = resolve_precision(schedule.precision, cuda)
+    args = _arguments(output, schedule, cuda, precision)
     lengths = example_lengths(tokenizer, schedule.max_length, groups, texts) if schedule.group_by_length else None
     trainer = _Trainer(model=wrapped, args=args, train_dataset=dataset, lengths=lengths,
                       data_collator=_Collator(tokenizer, schedule.max_length), callbacks=callbacks)
@@ -259,7 +290,8 @@ def train(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, output: Pa
     summary = {"steps": trainer.state.global_step, "train_loss": result.training_loss,
                "first_logged_loss": history[0]["loss"] if history else None,
                "last_logged_loss": history[-1]["loss"] if history else None,
-               "seconds": result.metrics.get("train_runtime"), "resumed_from_step": max(saved, default=None)}
+               "seconds": result.metrics.get("train_runtime"), "resumed_from_step": max(saved, default=None),
+               "precision": precision}
     if trainer.is_world_process_zero():  # under torchrun, rank 0 saves; the others wait for it
         model.save_pretrained(output, safe_serialization=True)
         tokenizer.model_max_length = schedule.max_length
@@ -289,11 +321,11 @@ def complete_checkpoints(folder: Path) -> list[int]:
     return sorted(steps)
 
 
-def _arguments(output: Path, schedule: Schedule, cuda: bool, bf16: bool) -> TrainingArguments:
+def _arguments(output: Path, schedule: Schedule, cuda: bool, precision: str) -> TrainingArguments:
     return TrainingArguments(
         output_dir=str(output / "checkpoints"), per_device_train_batch_size=schedule.batch_groups,
         learning_rate=schedule.lr, num_train_epochs=schedule.epochs, max_steps=schedule.max_steps,
         warmup_steps=schedule.warmup, weight_decay=schedule.weight_decay, lr_scheduler_type="linear",
         logging_steps=schedule.logging_steps, save_steps=schedule.save_steps, save_total_limit=1, seed=schedule.seed,
-        data_seed=schedule.seed, bf16=bf16, fp16=cuda and not bf16, use_cpu=not cuda,
+        data_seed=schedule.seed, bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=not cuda,
         remove_unused_columns=False, report_to=[], dataloader_num_workers=0, disable_tqdm=False)
