@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.crossencoder import available_cores  # noqa: E402
 from pipeline.datasets import ROOT, get_dataset  # noqa: E402
-from pipeline.evaluate import EVAL  # noqa: E402
 from pipeline.models import MODELS  # noqa: E402
+from pipeline.paths import EVAL  # noqa: E402
 from pipeline.runs import read_run, write_run  # noqa: E402
 
 

@@ -18,12 +18,12 @@ from tqdm import tqdm
 
 from pipeline.errors import PipelineError
 from pipeline.java import start_jvm
-from pipeline.paths import ROOT
+from pipeline.paths import RUN_CACHE
 from pipeline.runs import Run, read_run, write_run
 from pipeline.topics import Topics
 
 CHUNK = 100
-CACHE = ROOT / "runs" / ".cache"
+CACHE = RUN_CACHE
 
 
 def _prebuilt_names() -> set[str]:
@@ -63,18 +63,18 @@ def _anserini_version() -> str:
 class BM25:
     """A BM25 searcher over one Lucene index."""
 
-    def __init__(self, index: str | Path, k1: float = 0.9, b: float = 0.4) -> None:
+    def __init__(self, index: str | Path, k1: float = 0.9, b: float = 0.4, dataset: str | None = None) -> None:
         index_path = Path(index)
+        build = f"python -m pipeline.index --dataset {dataset or index_path.name}"
         self.jvm_start_s = start_jvm()
         if not index_path.is_dir():
             if str(index) in _prebuilt_names():
                 raise PipelineError(f"{index!r} is a Pyserini prebuilt index, which needs a download and this "
                                     f"machine has no network; build a local one with python -m pipeline.index")
-            raise PipelineError(f"no index at {index_path}; build it with "
-                                f"python -m pipeline.index --dataset {index_path.name}")
+            raise PipelineError(f"no index at {index_path}; build it with {build}")
         if not any(index_path.glob("segments_*")):
             raise PipelineError(f"{index_path} is not a Lucene index (an interrupted build?); "
-                                f"rebuild it with python -m pipeline.index --dataset {index_path.name} --force")
+                                f"rebuild it with {build} --force")
         t0 = time.perf_counter()
         importlib.import_module("pyserini.search.lucene")
         self.import_s = time.perf_counter() - t0
@@ -123,7 +123,7 @@ def cached_search(name: str, split: str, topics: Topics, index: Path, k1: float 
     if cache.is_file():
         timings["bm25_cache_hit"] = True
         return read_run(cache)
-    searcher = BM25(index, k1=k1, b=b)
+    searcher = BM25(index, k1=k1, b=b, dataset=name)
     t0 = time.perf_counter()
     run = searcher.search(topics, k=depth, threads=threads, remove_query=remove_query, progress=progress)
     seconds = time.perf_counter() - t0

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line, located
+
+T = TypeVar("T")
 
 
 class _StrictReader:
@@ -34,24 +36,33 @@ class _StrictReader:
         return self._f.tell()
 
 
-def iter_car(path: Path, iterate: Callable[[Any], Iterator[Any]], what: str) -> Iterator[Any]:
-    """Yield the records of a CAR file read by ``iterate`` (e.g. ``iter_paragraphs``).
+def _same(item: Any) -> Any:
+    """The record as read."""
+    return item
 
-    Any damage becomes a :class:`PipelineError` naming the file and the record number.
+
+def iter_car(path: Path, iterate: Callable[[Any], Iterator[Any]], what: str,
+             decode: Callable[[Any], T] = _same) -> Iterator[T]:
+    """Yield ``decode(record)`` for each record of a CAR file read by ``iterate`` (e.g. ``iter_paragraphs``).
+
+    trec-car-tools decodes parts of a record lazily (``Paragraph.get_text()``), so ``decode`` is
+    where that happens. Any damage, found reading or decoding, becomes a :class:`PipelineError`
+    naming the file and the record number.
     """
     if not path.is_file():
         raise PipelineError(f"{path}: no such file")
-    record = 0
+    done = 0
     with open(path, "rb") as f:
         reader = _StrictReader(f)
         end_of_last = reader.tell()
         try:
-            for record, item in enumerate(iterate(reader), start=1):  # noqa: B007 (used on error)
-                yield item
+            for item in iterate(reader):
+                yield decode(item)
+                done += 1
                 end_of_last = reader.tell()
         except Exception as err:  # the decoder raises many types on damaged input
-            raise PipelineError(f"{path}: record {record + 1}: not a readable TREC CAR {what} "
-                                f"({type(err).__name__}: {err})") from None
+            raise located(path, None, f"record {done + 1}: not a readable TREC CAR {what} "
+                                      f"({type(err).__name__}: {first_line(err)})") from None
         if reader.short_read_at is not None and reader.short_read_at != end_of_last:
-            raise PipelineError(f"{path}: record {record + 1}: not a readable TREC CAR {what} "
-                                f"(file truncated at byte {reader.short_read_at})")
+            raise located(path, None, f"record {done + 1}: not a readable TREC CAR {what} "
+                                      f"(file truncated at byte {reader.short_read_at})")

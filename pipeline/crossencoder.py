@@ -95,7 +95,7 @@ class CrossEncoder:
 
     def __init__(self, path: str | Path, device: str = "cpu", dtype: str = "fp32", batch_size: int = 32,
                  max_length: int | None = None, threads: int | None = None,
-                 batch_tokens: int | None = None) -> None:
+                 batch_tokens: int | None = None, allow_untrained_head: bool = False) -> None:
         from safetensors import SafetensorError
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -116,10 +116,17 @@ class CrossEncoder:
         hf_logging.set_verbosity_error()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                self.path, use_safetensors=True, trust_remote_code=False, torch_dtype=torch.float32)
+            model, loading = AutoModelForSequenceClassification.from_pretrained(
+                self.path, use_safetensors=True, trust_remote_code=False, torch_dtype=torch.float32,
+                output_loading_info=True)
         except (OSError, ValueError, RuntimeError, SafetensorError) as err:
             raise PipelineError(f"cannot load the model in {self.path}: {first_line(err)}") from None
+        fresh = sorted(k for k in loading.get("missing_keys", ()) if not k.startswith(model.base_model_prefix + "."))
+        if fresh and not allow_untrained_head:
+            raise PipelineError(f"{self.path} has no trained scoring head ({fresh[0]} is not in its weights: a "
+                                f"bi-encoder or a bare language model?); its scores would be noise. Train it "
+                                f"(python -m pipeline.train teacher --init {self.path}), pass a cross-encoder's "
+                                f"directory, or add --allow-untrained-head")
         self.num_labels = model.config.num_labels
         if self.num_labels not in (1, 2):
             raise PipelineError(f"{self.path}: expected a 1-logit or 2-logit (monoBERT) head, "
@@ -170,21 +177,34 @@ class CrossEncoder:
             types.append(t)
         return Encoded(ids, types, len(cut))
 
-    def score_encoded(self, encoded: Encoded, on_batch: Callable[[int], None] | None = None) -> np.ndarray:
-        """Scores of encoded pairs, in their input order (float32)."""
+    def score_encoded(self, encoded: Encoded, on_batch: Callable[[int], None] | None = None,
+                      done: dict[int, Sequence[float]] | None = None,
+                      on_scores: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
+        """Scores of encoded pairs, in their input order (float32).
+
+        The batches are a deterministic function of the pairs, so a caller can save each batch's
+        scores (``on_scores(batch number, scores)``) and, for the same pairs, pass them back as
+        ``done`` to skip those batches: the result is the same as scoring everything at once.
+        """
         n = len(encoded)
         scores = np.empty(n, dtype=np.float32)
         if n == 0:
             return scores
         order = np.argsort(encoded.lengths, kind="stable")
         with torch.inference_mode():
-            for idx in self.batches(encoded.lengths, order):
-                batch = self._pad([encoded.input_ids[i] for i in idx], [encoded.token_type_ids[i] for i in idx])
-                out = self._forward(self.model, batch)
-                if not torch.isfinite(out).all():
-                    self.recomputed_batches += 1
-                    out = self._forward(self._fp32, batch)
-                scores[idx] = out.float().cpu().numpy()
+            for number, idx in enumerate(self.batches(encoded.lengths, order)):
+                if done and number in done:
+                    scores[idx] = done[number]
+                else:
+                    batch = self._pad([encoded.input_ids[i] for i in idx],
+                                      [encoded.token_type_ids[i] for i in idx])
+                    out = self._forward(self.model, batch)
+                    if not torch.isfinite(out).all():
+                        self.recomputed_batches += 1
+                        out = self._forward(self._fp32, batch)
+                    scores[idx] = out.float().cpu().numpy()
+                    if on_scores is not None:
+                        on_scores(number, scores[idx])
                 if on_batch is not None:
                     on_batch(len(idx))
         return scores

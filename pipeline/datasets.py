@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -141,69 +142,113 @@ def _resolve(base: Path, value: object, what: str, config: Path) -> Path:
     return p if p.is_absolute() else base / p
 
 
-def _user_datasets(config: Path) -> dict[str, Dataset]:
+ENTRY_KEYS = ("corpus", "corpus_format", "topics", "topics_format", "splits", "description", "remove_query",
+              "default_split")
+SPLIT_KEYS = ("qrels", "topics", "topics_format", "candidates")
+_warned: set[str] = set()
+
+
+def _user_datasets(config: Path) -> tuple[dict[str, Dataset], dict[str, str], list[str]]:
+    """The datasets of ``config``, the entries it could not read (name -> error) and warnings.
+
+    An error in one entry affects only that entry: it is raised when that dataset is used. A file
+    that is not valid TOML has no entries to tell apart; its error stands under the name ``*``.
+    """
     try:
         with open(config, "rb") as f:
             spec = tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
-        raise PipelineError(f"{config}: not valid TOML ({err})") from None
+        return {}, {"*": f"{config}: not valid TOML ({err})"}, []
     except OSError as err:
-        raise PipelineError(f"{config}: cannot read ({err.strerror})") from None
-    out = {}
-    base = config.parent
+        return {}, {"*": f"{config}: cannot read ({err.strerror})"}, []
+    out, broken, warnings = {}, {}, []
     for name, entry in spec.items():
-        where = f"[{name}]"
-        if not isinstance(entry, dict):
-            raise PipelineError(f"{config}: {where} must be a table")
-        missing = [k for k in ("corpus", "corpus_format", "topics", "topics_format", "splits") if k not in entry]
-        if missing:
-            raise PipelineError(f"{config}: {where} lacks {', '.join(missing)}")
-        if entry["corpus_format"] not in corpora.FORMATS:
-            raise PipelineError(f"{config}: {where} corpus_format must be one of {', '.join(corpora.FORMATS)}")
-        if entry["topics_format"] not in topics.FORMATS:
-            raise PipelineError(f"{config}: {where} topics_format must be one of {', '.join(topics.FORMATS)}")
-        splits = {}
-        if not isinstance(entry["splits"], dict) or not entry["splits"]:
-            raise PipelineError(f"{config}: {where} splits must be a table of split = qrels path")
-        for split, value in entry["splits"].items():
-            if isinstance(value, str):
-                value = {"qrels": value}
-            if not isinstance(value, dict) or "qrels" not in value:
-                raise PipelineError(f"{config}: {where} split {split!r} needs a qrels path")
-            splits[split] = Split(
-                qrels=_resolve(base, value["qrels"], f"{where} {split}.qrels", config),
-                topics=(_resolve(base, value["topics"], f"{where} {split}.topics", config)
-                        if "topics" in value else None),
-                topics_format=value.get("topics_format"),
-                candidates=(_resolve(base, value["candidates"], f"{where} {split}.candidates", config)
-                            if "candidates" in value else None))
-        out[name] = Dataset(
-            name=name,
-            corpus=_resolve(base, entry["corpus"], f"{where} corpus", config), corpus_format=entry["corpus_format"],
-            topics=_resolve(base, entry["topics"], f"{where} topics", config), topics_format=entry["topics_format"],
-            splits=splits, description=str(entry.get("description", f"user dataset from {config}")),
-            remove_query=bool(entry.get("remove_query", False)),
-            default_split=str(entry.get("default_split", next(iter(splits)))))
-    return out
+        try:
+            out[name] = _user_dataset(config, name, entry, warnings)
+        except PipelineError as err:
+            broken[name] = str(err)
+    return out, broken, warnings
+
+
+def _user_dataset(config: Path, name: str, entry: object, warnings: list[str]) -> Dataset:
+    where = f"[{name}]"
+    if not isinstance(entry, dict):
+        raise PipelineError(f"{config}: {where} must be a table")
+    unknown = [k for k in entry if k not in ENTRY_KEYS]
+    if unknown:
+        warnings.append(f"{config}: {where} has unknown keys {', '.join(unknown)} (ignored; known: "
+                        f"{', '.join(ENTRY_KEYS)})")
+    missing = [k for k in ("corpus", "corpus_format", "topics", "topics_format", "splits") if k not in entry]
+    if missing:
+        raise PipelineError(f"{config}: {where} lacks {', '.join(missing)}")
+    if entry["corpus_format"] not in corpora.FORMATS:
+        raise PipelineError(f"{config}: {where} corpus_format must be one of {', '.join(corpora.FORMATS)}")
+    if entry["topics_format"] not in topics.FORMATS:
+        raise PipelineError(f"{config}: {where} topics_format must be one of {', '.join(topics.FORMATS)}")
+    splits = {}
+    if not isinstance(entry["splits"], dict) or not entry["splits"]:
+        raise PipelineError(f"{config}: {where} splits must be a table of split = qrels path")
+    base = config.parent
+    for split, value in entry["splits"].items():
+        if isinstance(value, str):
+            value = {"qrels": value}
+        if not isinstance(value, dict) or "qrels" not in value:
+            raise PipelineError(f"{config}: {where} split {split!r} needs a qrels path")
+        unknown = [k for k in value if k not in SPLIT_KEYS]
+        if unknown:
+            warnings.append(f"{config}: {where} split {split!r} has unknown keys {', '.join(unknown)} (ignored)")
+        splits[split] = Split(
+            qrels=_resolve(base, value["qrels"], f"{where} {split}.qrels", config),
+            topics=(_resolve(base, value["topics"], f"{where} {split}.topics", config)
+                    if "topics" in value else None),
+            topics_format=value.get("topics_format"),
+            candidates=(_resolve(base, value["candidates"], f"{where} {split}.candidates", config)
+                        if "candidates" in value else None))
+    return Dataset(
+        name=name,
+        corpus=_resolve(base, entry["corpus"], f"{where} corpus", config), corpus_format=entry["corpus_format"],
+        topics=_resolve(base, entry["topics"], f"{where} topics", config), topics_format=entry["topics_format"],
+        splits=splits, description=str(entry.get("description", f"user dataset from {config}")),
+        remove_query=bool(entry.get("remove_query", False)),
+        default_split=str(entry.get("default_split", next(iter(splits)))))
+
+
+def _config() -> Path:
+    return Path(os.environ.get("PIPELINE_DATASETS", ROOT / "datasets.toml"))
+
+
+def _user() -> tuple[dict[str, Dataset], dict[str, str]]:
+    """The user's datasets and broken entries; warnings go to stderr once per process."""
+    config = _config()
+    if not config.is_file():
+        if "PIPELINE_DATASETS" in os.environ:
+            raise PipelineError(f"{config}: no such dataset config (from $PIPELINE_DATASETS)")
+        return {}, {}
+    datasets, broken, warnings = _user_datasets(config)
+    builtin = _builtin()
+    warnings += [f"{config}: [{name}] replaces the built-in dataset {name!r}" for name in datasets if name in builtin]
+    for warning in warnings:
+        if warning not in _warned:
+            _warned.add(warning)
+            print(f"warning: {warning}", file=sys.stderr)
+    return datasets, broken
 
 
 def registry() -> dict[str, Dataset]:
-    """All known datasets: the built-in ones, then the user's (which may override a built-in name)."""
-    datasets = _builtin()
-    config = Path(os.environ.get("PIPELINE_DATASETS", ROOT / "datasets.toml"))
-    if config.is_file():
-        datasets.update(_user_datasets(config))
-    elif "PIPELINE_DATASETS" in os.environ:
-        raise PipelineError(f"{config}: no such dataset config (from $PIPELINE_DATASETS)")
-    return datasets
+    """All known datasets: the built-in ones, then the user's readable entries (which may override a
+    built-in name, with a warning)."""
+    return {**_builtin(), **_user()[0]}
 
 
 def get_dataset(name: str) -> Dataset:
     """The dataset called ``name``, or an error that lists the known ones."""
-    datasets = registry()
+    user, broken = _user()
+    datasets = {**_builtin(), **user}
+    if name in broken:
+        raise PipelineError(broken[name])
     if name not in datasets:
-        raise PipelineError(f"unknown dataset {name!r}; known: {', '.join(sorted(datasets))} "
-                            f"(add your own in {ROOT / 'datasets.toml'})")
+        note = f"; {broken['*']}" if "*" in broken else f" (add your own in {_config()})"
+        raise PipelineError(f"unknown dataset {name!r}; known: {', '.join(sorted(datasets))}{note}")
     return datasets[name]
 
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from pipeline.atomic import atomic_open, write_json
 from pipeline.biencoder import BiEncoder, default_encoder
+from pipeline.collection import describe, source_name
 from pipeline.corpora import Doc
 from pipeline.errors import PipelineError
 from pipeline.locks import exclusive
@@ -50,8 +51,12 @@ def read_dense_manifest(index: Path) -> dict | None:
 
 def build_dense_index(docs: Sequence[Doc], target: Path, encoder: BiEncoder, source: dict, shard_size: int = 2048,
                       hnsw_m: int | None = None, ef_construction: int = 200, ef_search: int = 128,
-                      progress: bool = True) -> dict:
-    """Encode ``docs`` and write the faiss index at ``target`` (reused when complete); returns the manifest."""
+                      progress: bool = True, empty_documents: Sequence[str] = ()) -> dict:
+    """Encode ``docs`` and write the faiss index at ``target`` (reused when complete); returns the manifest.
+
+    The manifest records which collection ``docs`` are (:mod:`pipeline.collection`) and the ids of
+    the empty documents the caller left out.
+    """
     import faiss
 
     existing = read_dense_manifest(target)
@@ -94,7 +99,9 @@ def build_dense_index(docs: Sequence[Doc], target: Path, encoder: BiEncoder, sou
         faiss.write_index(index, str(staging / "index.faiss"))
         (staging / "docids.txt").write_text("".join(d.id + "\n" for d in docs))
         scored = len(docs) - resumed
-        manifest = record(source=source, documents=len(docs), encoder=encoder.describe(), index=kind,
+        collection = describe(source_name(source, target.name), docs)
+        manifest = record(source=source, collection=collection, empty_documents=list(empty_documents),
+                          documents=len(docs), encoder=encoder.describe(), index=kind,
                           encode_s=round(encode_s, 3), docs_per_s=round(scored / encode_s, 1) if scored else None,
                           resumed_docs=resumed, index_s=round(time.perf_counter() - t1, 3))
         write_json(staging / MANIFEST, manifest)
@@ -116,13 +123,13 @@ def _read_plan(staging: Path) -> dict | None:
 class DenseSearcher:
     """Top-k search over a dense index with the encoder that built it."""
 
-    def __init__(self, index: Path, device: str = "cpu") -> None:
+    def __init__(self, index: Path, device: str = "cpu", dataset: str | None = None) -> None:
         import faiss
 
         manifest = read_dense_manifest(index)
         if manifest is None:
             raise PipelineError(f"no dense index at {index}; build it with python -m pipeline.index --dataset "
-                                f"{index.name.split('.')[0]} --dense")
+                                f"{dataset or index.name.split('.')[0]} --dense")
         self.manifest = manifest
         enc = manifest["encoder"]
         self.encoder = BiEncoder(enc["path"], device=device, max_length=enc["max_length"])

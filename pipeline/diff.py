@@ -2,9 +2,9 @@
 
 Prints the means, B's wins/ties/losses against A, a paired t-test and a randomization test,
 overlap@k and rank-biased overlap of the two lists, the per-query deltas (largest first) and,
-for the biggest movers, where the relevant documents went. ``--html`` also writes one
-self-contained page with the two ranked lists side by side (snippets from the collection when
-``--index`` or a ``DATASET:SPLIT`` qrels gives one).
+for the biggest movers, where the relevant documents went (the best-ranked 10, and how many
+more). ``--html`` also writes one self-contained page with the two ranked lists side by side
+(snippets from the collection when ``--index`` or a ``DATASET:SPLIT`` qrels gives one).
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-l", "--relevance-level", type=int, default=1, help="as trec_eval -l")
     parser.add_argument("--top", type=int, default=20, help="per-query rows printed (default: 20)")
     parser.add_argument("--movers", type=int, default=5, help="biggest movers detailed (default: 5; 10 in HTML)")
-    parser.add_argument("--overlap-k", type=int, default=10, help="k of overlap@k (default: 10)")
+    parser.add_argument("--overlap-k", type=int, default=10,
+                        help="k of overlap@k (default: 10); where both lists are shorter than k, the overlap "
+                             "is over the longer one's length, so identical lists give 1")
     parser.add_argument("--rbo-p", type=float, default=0.9, help="RBO persistence (default: 0.9)")
     parser.add_argument("--trials", type=int, default=10_000, help="randomization test trials (default: 10000)")
     parser.add_argument("--seed", type=int, default=42)

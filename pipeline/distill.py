@@ -41,7 +41,7 @@ from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
 from pipeline.initialise import is_the_lm, load_ranker, student, uniform_mapping
 from pipeline.losses import SCORE_LOSSES
-from pipeline.models import MODELS
+from pipeline.paths import MODEL_CACHE, MODELS
 from pipeline.pretrained import minilm
 from pipeline.teacher_scores import teacher_scores
 from pipeline.train import add_schedule_args, schedule, training_groups
@@ -66,7 +66,7 @@ def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, toke
     lm = load_ranker(lm_path, attn="eager")
     init, mapping = student(lm, layers, hidden, seed=args.seed)
     datasets = "+".join(args.dataset or ["car-test200", "scifact"])
-    out = MODELS / ".cache" / (f"lm-distilled.{layers}L.{hidden or lm.config.hidden_size}H.{datasets}"
+    out = MODEL_CACHE / (f"lm-distilled.{layers}L.{hidden or lm.config.hidden_size}H.{datasets}"
                                f".s{args.seed}.n{args.lm_texts}")
     if (out / "config.json").is_file():
         return out

@@ -11,8 +11,9 @@ class PipelineError(Exception):
     """
 
 
-def located(path: object, line: int | None, message: str) -> PipelineError:
-    """An error that names the file (and line, 1-based) it came from: ``path:line: message``."""
+def located(path: object, line: int | str | None, message: str) -> PipelineError:
+    """An error that names the file (and line, 1-based, or a record such as ``paragraph 3``) it came
+    from: ``path:line: message``."""
     where = f"{path}:{line}" if line is not None else f"{path}"
     return PipelineError(f"{where}: {message}")
 

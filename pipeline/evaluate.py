@@ -26,11 +26,10 @@ from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.datasets import load_qrels
 from pipeline.errors import PipelineError
-from pipeline.paths import ROOT
+from pipeline.paths import EVAL
 from pipeline.qrels import Qrels
 from pipeline.runs import Run, rank, read_run, truncate
 
-EVAL = ROOT / "eval"
 DEFAULT_MEASURES = ("mrr@10", "ndcg@10", "map", "recall@100", "recall@1000", "judged@10")
 # our name -> (trec_eval measure family, the key of its value in pytrec_eval's output)
 _TREC_EVAL = {"ndcg@10": ("ndcg_cut", "ndcg_cut_10"), "ndcg@20": ("ndcg_cut", "ndcg_cut_20"),

@@ -18,11 +18,11 @@ from pathlib import Path
 from pipeline.atomic import atomic_open
 from pipeline.datasets import Dataset
 from pipeline.errors import PipelineError, located
-from pipeline.models import MODELS
+from pipeline.paths import MODEL_CACHE
 from pipeline.runs import rank
 from pipeline.textfiles import read_lines
 
-CACHE = MODELS / ".cache"
+CACHE = MODEL_CACHE
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ from pipeline.atomic import write_json, write_text
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
-from pipeline.evaluate import EVAL, evaluate
+from pipeline.evaluate import evaluate
 from pipeline.models import MODELS
-from pipeline.paths import ROOT
+from pipeline.paths import EVAL, RUNS
 from pipeline.runs import Run, rank, read_run
 from pipeline.significance import paired_t_test
 
@@ -332,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--speed-pairs", type=int, default=256, help="pairs timed per model (default: 256)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default: 3)")
     parser.add_argument("--models", type=Path, default=MODELS, help="where the models are (default: models/)")
-    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "experiment")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS / "experiment")
     parser.add_argument("--output-dir", type=Path, default=EVAL)
     parser.add_argument("--fresh", action="store_true",
                         help="do not carry over rows of models absent here from the previous distillation.json")

@@ -8,21 +8,27 @@ from pathlib import Path
 
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.errors import PipelineError
-from pipeline.fusion import NORMALIZATIONS, bayes_fuse, fit_rank_odds, interpolate, rrf
+from pipeline.fusion import NORMALIZATIONS, bayes_fuse, check_queries, fit_rank_odds, interpolate, rrf
 from pipeline.qrels import read_qrels
 from pipeline.runs import OUTPUT_FORMATS, read_run, validate_tag, write_run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.fuse", description="Combine TREC runs into one.",
+        prog="python -m pipeline.fuse",
+        description="Combine TREC runs of the same queries into one.\n\nThe runs must hold the same queries "
+                    "(--allow-partial-overlap: fuse the union of\nthe queries); a run sharing no query with the "
+                    "others is refused even so.",
         epilog="examples:\n  python -m pipeline.fuse runs/a.trec runs/b.trec --output runs/rrf.trec --tag rrf\n"
                "  python -m pipeline.fuse runs/ce.trec runs/bm25.trec --method interpolation --alpha 0.7 "
                "--output runs/mix.trec --tag mix\n"
                "  python -m pipeline.fuse runs/bm25.test.trec runs/dense.test.trec --method bayes --fit-runs "
                "runs/bm25.train.trec runs/dense.train.trec --fit-qrels train.qrels --collection-size 5183 "
                "--output runs/bayes.trec --tag bayes", formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", type=Path, help="run files (TREC or MS MARCO; .gz ok)")
+    parser.add_argument("runs", nargs="+", type=Path, help="2 or more run files (TREC or MS MARCO; .gz ok)")
+    parser.add_argument("--allow-partial-overlap", action="store_true",
+                        help="fuse runs whose query sets differ: the output has the union of their queries, "
+                             "each fused from the runs that hold it")
     parser.add_argument("--method", choices=["rrf", "interpolation", "bayes"], default="rrf",
                         help="rrf (default), interpolation of normalised scores, or bayes: Bayes-fuse, each run's "
                              "log-odds of relevance by rank bin, fitted on --fit-runs and --fit-qrels")
@@ -43,7 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     validate_tag(args.tag)
+    if len(args.runs) < 2:
+        raise PipelineError(f"fusion needs at least 2 runs, got {len(args.runs)}")
     runs = [read_run(p) for p in args.runs]
+    check_queries(runs, [str(p) for p in args.runs], args.allow_partial_overlap)
     if args.method == "rrf":
         fused = rrf(runs, k=args.k, depth=args.depth, weights=args.weights)
     elif args.method == "bayes":

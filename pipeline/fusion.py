@@ -37,6 +37,29 @@ def normalize(docs: dict[str, float], method: str = "minmax") -> dict[str, float
     raise PipelineError(f"unknown normalization {method!r}; known: {', '.join(NORMALIZATIONS)}")
 
 
+def check_queries(runs: Sequence[Run], names: Sequence[str], allow_partial: bool = False) -> None:
+    """Refuse to fuse runs of different topics: their query sets must be equal.
+
+    With ``allow_partial``, sets that differ are fine, but a run sharing no query with the
+    other runs is still refused (most likely another collection's run).
+    """
+    for i, (run, name) in enumerate(zip(runs, names, strict=True)):
+        others = {q for j, other in enumerate(runs) if j != i for q in other}
+        if run and others.isdisjoint(run):
+            rest = " or ".join(n for j, n in enumerate(names) if j != i)
+            raise PipelineError(f"{name} shares no query with {rest} (e.g. {next(iter(run))!r} is only in {name}): "
+                                "runs of different topics cannot be fused")
+    if allow_partial:
+        return
+    every = list(dict.fromkeys(q for run in runs for q in run))
+    for run, name in zip(runs, names, strict=True):
+        missing = [q for q in every if q not in run]
+        if missing:
+            raise PipelineError(f"the runs' query sets differ: {name} lacks {len(missing)} of the {len(every)} "
+                                f"queries (e.g. {missing[0]!r}); --allow-partial-overlap fuses them anyway, "
+                                "over the union")
+
+
 def rrf(runs: Sequence[Run], k: float = 60.0, depth: int | None = None,
         weights: Sequence[float] | None = None) -> Run:
     """Reciprocal rank fusion (Cormack et al., 2009): ``score(d) = Σ_r w_r / (k + rank_r(d))``.

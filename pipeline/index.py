@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,15 +22,15 @@ from tqdm import tqdm
 from pipeline import corpora
 from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
-from pipeline.corpora import Doc
+from pipeline.collection import Fingerprint, source_name
+from pipeline.corpora import Doc, empty_note, without_empty
 from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
 from pipeline.java import start_jvm
 from pipeline.locks import exclusive
-from pipeline.paths import ROOT
+from pipeline.paths import INDEXES
 from pipeline.provenance import record
 
-INDEXES = ROOT / "indexes"
 MANIFEST = "pipeline-index.json"
 
 
@@ -46,25 +47,23 @@ def read_manifest(index: Path) -> dict | None:
         return None
 
 
-def _write_collection(docs: Iterable[Doc], out: Path) -> tuple[int, int]:
-    """Write documents as Pyserini JsonCollection lines; returns (documents, blank ones).
+def _write_collection(docs: Iterable[Doc], out: Path, name: str) -> tuple[int, list[str], dict]:
+    """Write documents as Pyserini JsonCollection lines; returns (written, empty ids, collection record).
 
-    Duplicate ids are an error. Anserini skips documents whose contents are blank, so they are
-    counted here to check the indexer's total.
+    Empty documents are left out (Anserini cannot index them) and reported; the fingerprint is
+    over the documents indexed, as :func:`pipeline.collection.check_index` recomputes it.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
-    seen: set[str] = set()
-    blank = 0
+    fp, empty, written = Fingerprint(), [], 0
     with open(out, "w", encoding="utf-8") as f:
-        for doc in tqdm(docs, desc="collection", unit=" docs", mininterval=1.0):
-            if doc.id in seen:
-                raise PipelineError(f"duplicate document id {doc.id!r} in the collection")
-            seen.add(doc.id)
-            blank += not doc.contents.strip()
+        for doc in fp.over(without_empty(tqdm(docs, desc="collection", unit=" docs", mininterval=1.0), empty)):
             f.write(json.dumps({"id": doc.id, "contents": doc.contents}, ensure_ascii=False) + "\n")
-    if not seen:
+            written += 1
+    if not written and not empty:
         raise PipelineError("the collection has no documents")
-    return len(seen), blank
+    if empty:
+        print(empty_note(empty), file=sys.stderr)
+    return written, empty, {"name": name, "documents": fp.documents, "fingerprint": fp.hexdigest}
 
 
 def build_index(docs: Iterable[Doc], target: Path, source: dict, threads: int = 2, force: bool = False) -> dict:
@@ -91,7 +90,8 @@ def _build(docs: Iterable[Doc], target: Path, source: dict, threads: int, force:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         t0 = time.perf_counter()
-        n_docs, blank = _write_collection(docs, staging / "collection" / "docs.jsonl")
+        n_docs, empty, collection = _write_collection(docs, staging / "collection" / "docs.jsonl",
+                                                      source_name(source, target.name))
         jvm_s = start_jvm()
         from jnius import autoclass
 
@@ -103,10 +103,10 @@ def _build(docs: Iterable[Doc], target: Path, source: dict, threads: int, force:
         reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(staging / "index"))
         indexed = reader.numDocs()
         reader.close()
-        if indexed != n_docs - blank:
-            raise PipelineError(f"indexer stored {indexed} of {n_docs - blank} non-blank documents; "
-                                f"see its log above")
-        manifest = record(source=source, documents=indexed, blank_documents_skipped=blank, threads=threads,
+        if indexed != n_docs:
+            raise PipelineError(f"indexer stored {indexed} of {n_docs} non-empty documents; see its log above")
+        manifest = record(source=source, collection=collection, documents=indexed, empty_documents=empty,
+                          threads=threads,
                           options=args[:4] + args[8:], jvm_start_s=round(jvm_s, 3),
                           convert_s=round(t1 - t0, 3), index_s=round(time.perf_counter() - t1, 3))
         write_json(staging / "index" / MANIFEST, manifest)
@@ -193,8 +193,12 @@ def _dense(args: argparse.Namespace, docs: Iterable[Doc], source: dict, target: 
     elif read_dense_manifest(target) is not None:
         print(f"dense index {target} is complete; reusing it (--force rebuilds)")
         return 0
+    empty: list[str] = []
+    kept = list(without_empty(docs, empty))  # read (and checked) before the encoder loads
+    if empty:
+        print(empty_note(empty), file=sys.stderr)
     encoder = BiEncoder(args.encoder, device=args.device, dtype=args.dtype)
-    manifest = build_dense_index(list(docs), target, encoder, {**source, "encoder": str(encoder.path)},
+    manifest = build_dense_index(kept, target, encoder, {**source, "encoder": str(encoder.path)}, empty_documents=empty,
                                  shard_size=args.shard_size, hnsw_m=args.hnsw, ef_construction=args.ef_construction,
                                  ef_search=args.ef_search)
     print(f"encoded {manifest['documents']} documents into {target} ({manifest['index']['type']}; "

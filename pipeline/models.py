@@ -1,7 +1,7 @@
 """Named rerankers: ``teacher``, ``student6L`` and ``student4L`` live in ``models/<name>/``.
 
-Any other value is taken as a path to a Hugging Face checkpoint directory; ``bm25`` means no
-reranking at all.
+Any other value is taken as a path to a Hugging Face checkpoint directory; ``none`` (or its
+alias ``bm25``) means no reranking at all.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ NAMED = {
 
 def resolve(reranker: str) -> Path | None:
     """The model directory of ``reranker`` (None for ``bm25``), or an error naming the command that builds it."""
-    if reranker == "bm25":
+    if reranker in ("none", "bm25"):
         return None
     if reranker in NAMED:
         path = MODELS / reranker
@@ -32,6 +32,6 @@ def resolve(reranker: str) -> Path | None:
         return path
     path = Path(reranker).expanduser()
     if not path.exists():
-        raise PipelineError(f"unknown reranker {reranker!r}: not bm25, {', '.join(NAMED)}, or a model directory")
+        raise PipelineError(f"unknown reranker {reranker!r}: not none, {', '.join(NAMED)}, or a model directory")
     check_model_dir(path)
     return path

@@ -1,6 +1,7 @@
 """How much two rankings of the same query agree, whatever the relevance judgments say.
 
-- :func:`overlap_at_k`: |top-k(A) ∩ top-k(B)| / k.
+- :func:`overlap_at_k`: |top-k(A) ∩ top-k(B)| / min(k, max(|A|, |B|)): over k, or over the longer
+  list's length when both are shorter than k, so identical lists give 1 however short they are.
 - :func:`rbo`: rank-biased overlap (Webber, Moffat and Zobel, TOIS 2010), the extrapolated form
   RBO_ext of their eq. 32, which handles lists of different lengths. With ``X_d`` the overlap of
   the two prefixes of length ``d``, ``l`` the longer and ``s`` the shorter list's length::
@@ -18,8 +19,9 @@ from collections.abc import Sequence
 
 
 def overlap_at_k(a: Sequence[str], b: Sequence[str], k: int = 10) -> float:
-    """Share of the top ``k`` of ``a`` that is also in the top ``k`` of ``b``."""
-    return len(set(a[:k]) & set(b[:k])) / k
+    """Documents in both top ``k``s over ``min(k, max(len(a), len(b)))``; 1 for two empty lists."""
+    compared = min(k, max(len(a), len(b)))
+    return len(set(a[:k]) & set(b[:k])) / compared if compared else 1.0
 
 
 def rbo(a: Sequence[str], b: Sequence[str], p: float = 0.9) -> float:

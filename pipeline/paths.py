@@ -9,5 +9,10 @@ import os
 from pathlib import Path
 
 ROOT = Path(os.environ.get("PIPELINE_HOME", Path(__file__).resolve().parent.parent))
-DATA = ROOT / "data"
-MODELS = ROOT / "models"
+DATA = ROOT / "data"  # the embedded collections
+INDEXES = ROOT / "indexes"  # Lucene and faiss indexes, one folder each
+RUNS = ROOT / "runs"  # TREC run files and their sidecars
+RUN_CACHE = RUNS / ".cache"  # first-stage runs, keyed by index, settings and topics
+EVAL = ROOT / "eval"  # evaluation results and the experiment tables
+MODELS = ROOT / "models"  # trained rerankers
+MODEL_CACHE = MODELS / ".cache"  # training groups, teacher scores, LM-distilled students

@@ -3,8 +3,11 @@
 Queries are processed in fixed chunks (consecutive queries until ``chunk_pairs`` pairs), so
 each batch is formed from the pairs of many queries sorted by length. After each chunk its
 scores are appended to a checkpoint file and fsynced; a rerun with the same settings skips the
-finished chunks. Chunks are a deterministic function of the candidates, so a resumed run
-computes every batch exactly as an uninterrupted one and the final run is byte-identical.
+finished chunks. Within a chunk, the batches scored so far are appended too, at least every
+``checkpoint_seconds`` of work (default :data:`CHECKPOINT_SECONDS`) and when the run is
+interrupted (Ctrl-C or SIGTERM), so a long chunk is not lost either. Chunks and their batches
+are a deterministic function of the candidates, so a resumed run computes every batch exactly
+as an uninterrupted one and the final run is byte-identical.
 
 Under ``torchrun`` the chunks are shared out among the ranks by their token counts
 (:func:`pipeline.distributed.assign`); each rank scores its chunks on its own device and appends
@@ -33,6 +36,7 @@ from pipeline.runs import Run, rank
 from pipeline.topics import Topics
 
 CHUNK_PAIRS = 8192
+CHECKPOINT_SECONDS = 60.0
 
 
 @dataclass
@@ -91,22 +95,31 @@ def checkpoint_files(checkpoint: Path) -> list[Path]:
     return sorted(checkpoint.parent.glob(checkpoint.name + "*")) if checkpoint.parent.is_dir() else []
 
 
-def _load_checkpoint(path: Path, fingerprint: str) -> dict[str, dict[str, float]]:
-    """Scores saved by an earlier, interrupted run with the same fingerprint (else nothing)."""
+Partial = dict[str, dict[int, list[float]]]  # a chunk's first query -> batch number -> its scores
+
+
+def _load_checkpoint(path: Path, fingerprint: str) -> tuple[dict[str, dict[str, float]], Partial]:
+    """Scores saved by an earlier, interrupted run with the same fingerprint (else nothing): whole
+    chunks' scores by query, and the batches of unfinished chunks."""
     done: dict[str, dict[str, float]] = {}
+    partial: Partial = {}
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().split("\n")
     except FileNotFoundError:
-        return done
+        return done, partial
     if not lines or lines[0] != json.dumps({"fingerprint": fingerprint}):
-        return done
+        return done, partial
     for line in lines[1:]:
         try:
-            done.update(json.loads(line))
+            saved = json.loads(line)
         except json.JSONDecodeError:  # the last line of a killed write
             break
-    return done
+        if "partial" in saved:
+            partial.setdefault(saved["partial"], {}).update({int(b): v for b, v in saved["batches"].items()})
+        else:
+            done.update(saved)
+    return done, partial
 
 
 def _chunk_tokens(model: CrossEncoder, topics: Topics, passages: Passages, candidates: Run,
@@ -120,9 +133,74 @@ def _chunk_tokens(model: CrossEncoder, topics: Topics, passages: Passages, candi
             for group in groups]
 
 
+class _BatchSaver:
+    """Appends a chunk's newly scored batches to the checkpoint, at least every ``seconds``, and on
+    :meth:`flush`."""
+
+    def __init__(self, log, seconds: float) -> None:
+        self.log, self.seconds, self.key, self.pending, self.saved = log, seconds, "", {}, 0
+        self.since = time.monotonic()
+
+    def start(self, key: str) -> None:
+        """Batches from now on belong to the chunk whose first query is ``key``; ``saved`` counts its pairs
+        appended so far (a finished chunk's line supersedes them: :meth:`finish`)."""
+        self.key, self.pending, self.saved = key, {}, 0
+
+    def add(self, number: int, scores) -> None:
+        self.pending[number] = scores.tolist()
+        if time.monotonic() - self.since >= self.seconds:
+            self.flush()
+
+    def finish(self, chunk_scores: dict[str, dict[str, float]]) -> None:
+        """Append the finished chunk's scores by query, which supersede its batches."""
+        self.start("")
+        self.log.write(json.dumps(chunk_scores) + "\n")
+        self.log.flush()
+        os.fsync(self.log.fileno())
+        self.since = time.monotonic()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.log.write(json.dumps({"partial": self.key, "batches": self.pending}) + "\n")
+            self.log.flush()
+            os.fsync(self.log.fileno())
+            self.saved += sum(len(v) for v in self.pending.values())
+            self.pending = {}
+        self.since = time.monotonic()
+
+
+def _rerank_chunk(group: list[str], candidates: Run, topics: Topics, passages: Passages, model: CrossEncoder,
+                  done: dict[str, dict[str, float]], partial: Partial, out: Run, stats: RerankStats,
+                  saver: _BatchSaver, bar: tqdm) -> None:
+    """Score one chunk (or take it from the checkpoint), add it to ``out`` and append it to the log."""
+    if all(q in done for q in group):
+        for q in group:
+            out[q] = done[q]
+        n = sum(len(candidates[q]) for q in group)
+        stats.resumed_pairs += n
+        bar.update(n)
+        return
+    docids = [(q, d) for q in group for d, _ in rank(candidates[q])]
+    texts = [passages.get(d) for _, d in docids]
+    stats.empty_passages += sum(not t.strip() for t in texts)
+    encoded = model.encode([topics.get(q, "") for q, _ in docids], texts)
+    stats.truncated_passages += encoded.truncated
+    resumed = partial.get(group[0], {})
+    stats.resumed_pairs += sum(len(v) for v in resumed.values())
+    saver.start(group[0])
+    scores = model.score_encoded(encoded, on_batch=bar.update, done=resumed, on_scores=saver.add)
+    chunk_scores: dict[str, dict[str, float]] = {q: {} for q in group}
+    for (q, d), s in zip(docids, scores.tolist(), strict=True):
+        chunk_scores[q][d] = s
+    out.update(chunk_scores)
+    stats.scored_now += len(docids) - sum(len(v) for v in resumed.values())
+    saver.finish(chunk_scores)
+
+
 def rerank(candidates: Run, topics: Topics, passages: Passages, model: CrossEncoder, checkpoint: Path,
            settings: dict, chunk_pairs: int = CHUNK_PAIRS, progress: bool = True,
-           world: World | None = None) -> tuple[Run | None, RerankStats | None]:
+           world: World | None = None, checkpoint_seconds: float = CHECKPOINT_SECONDS,
+           ) -> tuple[Run | None, RerankStats | None]:
     """Rescore every candidate with ``model``; returns the reranked run and statistics.
 
     ``settings`` (model, dtype, max length...) and the candidates themselves decide whether a
@@ -133,7 +211,8 @@ def rerank(candidates: Run, topics: Topics, passages: Passages, model: CrossEnco
     world = world or World()
     fingerprint = _fingerprint({**settings, "chunk_pairs": chunk_pairs}, candidates)
     saved = {path: _load_checkpoint(path, fingerprint) for path in checkpoint_files(checkpoint)}
-    done = {q: scores for chunk in saved.values() for q, scores in chunk.items()}
+    done = {q: scores for chunk, _ in saved.values() for q, scores in chunk.items()}
+    partial = {key: batches for _, part in saved.values() for key, batches in part.items()}
     groups = list(chunks(candidates, chunk_pairs))
     if world.distributed:
         if world.main and len(groups) < 4 * world.size:
@@ -142,9 +221,9 @@ def rerank(candidates: Run, topics: Topics, passages: Passages, model: CrossEnco
         mine = assign(_chunk_tokens(model, topics, passages, candidates, groups), world.size)[world.rank]
         groups = [groups[i] for i in mine]
         checkpoint = checkpoint.with_name(f"{checkpoint.name}.rank{world.rank}")
-    own = saved.get(checkpoint)
+    own = saved.get(checkpoint, ({}, {}))
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    if not own:
+    if not any(own):
         with open(checkpoint, "w", encoding="utf-8") as f:
             f.write(json.dumps({"fingerprint": fingerprint}) + "\n")
     stats = RerankStats(pairs=sum(len(candidates[q]) for group in groups for q in group))
@@ -154,28 +233,15 @@ def rerank(candidates: Run, topics: Topics, passages: Passages, model: CrossEnco
     with tqdm(total=stats.pairs, desc="rerank" + (f" rank {world.rank}" if world.distributed else ""),
               unit=" pairs", unit_scale=True, disable=not progress, position=world.local_rank) as bar, \
             open(checkpoint, "a", encoding="utf-8") as log:
-        for group in groups:
-            if all(q in done for q in group):
-                for q in group:
-                    out[q] = done[q]
-                n = sum(len(candidates[q]) for q in group)
-                stats.resumed_pairs += n
-                bar.update(n)
-                continue
-            docids = [(q, d) for q in group for d, _ in rank(candidates[q])]
-            texts = [passages.get(d) for _, d in docids]
-            stats.empty_passages += sum(not t.strip() for t in texts)
-            encoded = model.encode([topics.get(q, "") for q, _ in docids], texts)
-            stats.truncated_passages += encoded.truncated
-            scores = model.score_encoded(encoded, on_batch=bar.update)
-            chunk_scores: dict[str, dict[str, float]] = {q: {} for q in group}
-            for (q, d), s in zip(docids, scores.tolist(), strict=True):
-                chunk_scores[q][d] = s
-            out.update(chunk_scores)
-            stats.scored_now += len(docids)
-            log.write(json.dumps(chunk_scores) + "\n")
-            log.flush()
-            os.fsync(log.fileno())
+        saver = _BatchSaver(log, checkpoint_seconds)
+        try:
+            for group in groups:
+                _rerank_chunk(group, candidates, topics, passages, model, done, partial, out, stats, saver, bar)
+        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: keep the finished batches, say how to resume
+            saver.flush()
+            err.args = (f"{stats.resumed_pairs + stats.scored_now + saver.saved} of {stats.pairs} pairs are saved "
+                        f"in {checkpoint}; run the same command again to resume",)
+            raise
     stats.seconds = time.perf_counter() - t0
     stats.recomputed_fp32_batches = model.recomputed_batches
     gathered = world.gather((out, stats))

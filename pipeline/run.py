@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import os
 import random
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,18 +28,18 @@ from pathlib import Path
 from pipeline import corpora, distributed
 from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
+from pipeline.collection import check_index
 from pipeline.crossencoder import DTYPES
 from pipeline.datasets import get_dataset
 from pipeline.errors import PipelineError
-from pipeline.evaluate import EVAL, evaluate, save
+from pipeline.evaluate import evaluate, save
 from pipeline.fusion import NORMALIZATIONS, bayes_fuse, fit_rank_odds, interpolate, rrf
-from pipeline.index import index_dir
+from pipeline.index import index_dir, read_manifest
 from pipeline.locks import exclusive
-from pipeline.paths import ROOT
+from pipeline.paths import EVAL, RUNS
 from pipeline.provenance import record
 from pipeline.runs import OUTPUT_FORMATS, Run, read_run, truncate, validate_tag, write_run
 
-RUNS = ROOT / "runs"
 DEFAULT_DATASET = "scifact"
 
 
@@ -49,8 +50,12 @@ def define_args(parser: argparse.ArgumentParser) -> None:
                       help=f"registered dataset (default: {DEFAULT_DATASET}): car-test200, scifact, msmarco-dl19, "
                            f"or one from datasets.toml")
     what.add_argument("--split", help="split to run (default: the dataset's test split)")
-    what.add_argument("--reranker", default="bm25",
-                      help="bm25 (no reranking), teacher, student6L, student4L (models/<name>/) or a model directory")
+    what.add_argument("--reranker", default="none",
+                      help="none (no reranking; 'bm25' is an alias), teacher, student6L, student4L (models/<name>/) "
+                           "or a model directory")
+    what.add_argument("--allow-untrained-head", action="store_true",
+                      help="rerank with a model whose scoring head is not trained (a bi-encoder or a bare LM gets "
+                           "a randomly drawn head: its scores are noise); refused without this flag")
     first = parser.add_argument_group("first stage")
     first.add_argument("--first-stage", choices=["bm25", "dense", "hybrid"], default="bm25",
                        help="candidates from BM25 (default), the dense index, or both fused (hybrid)")
@@ -92,6 +97,9 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--chunk-pairs", type=int, default=8192,
                        help="pairs per resumable chunk: batches are sorted by length within a chunk, and a killed "
                             "run resumes from the last finished chunk (default: 8192)")
+    model.add_argument("--checkpoint-seconds", type=float, default=60.0,
+                       help="within a chunk, append the finished batches to the .partial checkpoint at least this "
+                            "often (default: 60); Ctrl-C and SIGTERM save them too")
     model.add_argument("--collection", type=Path,
                        help="passage texts for --candidates from another corpus (default: the dataset's corpus)")
     model.add_argument("--collection-format", choices=corpora.FORMATS, default="jsonl", help="format of --collection")
@@ -128,10 +136,17 @@ def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timi
         from pipeline.dense import DenseSearcher, encoder_name
 
         t0 = time.perf_counter()
-        searcher = DenseSearcher(args.dense_index or index_dir(f"{ds.name}.{encoder_name(None)}"))
+        dense_index = args.dense_index or index_dir(f"{ds.name}.{encoder_name(None)}")
+        searcher = DenseSearcher(dense_index, dataset=ds.name)
+        check_index(dense_index, searcher.manifest, ds, "dense")
         timings["dense_index"] = searcher.manifest["index"]
         timings["dense_load_s"] = round(time.perf_counter() - t0, 3)
 
+    if args.first_stage in ("bm25", "hybrid"):
+        index = args.index or index_dir(ds.name)
+        manifest = read_manifest(index)
+        if manifest is not None:  # a missing index gets its own error from the searcher
+            check_index(index, manifest, ds)
     depth = args.depth
     if args.first_stage == "hybrid" and args.fusion_depth is not None:
         depth = len(searcher.docids) if args.fusion_depth == "all" else args.fusion_depth
@@ -169,6 +184,16 @@ def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timi
     return truncate(fused, args.depth)
 
 
+def _query_notes(warnings: dict[str, list[str]], shown: int = 5) -> list[str]:
+    """One counted warning line per kind of query that scores 0 whatever the ranker does."""
+    why = {"queries_without_candidates": "returned no candidates (empty, whitespace-only or all-stopword "
+                                         "queries?) and score 0",
+           "judged_queries_without_topic": "are judged but have no topic text: averaged in as 0"}
+    return [f"warning: {len(qids)} queries {why[kind]}: {', '.join(qids[:shown])}"
+            f"{f' and {len(qids) - shown} more' if len(qids) > shown else ''}"
+            for kind, qids in warnings.items() if qids]
+
+
 def _default_tag(reranker: str, dtype: str) -> str:
     name = Path(reranker).name + ("" if dtype == "fp32" or reranker == "bm25" else f"-{dtype}")
     cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
@@ -180,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      epilog="example: python -m pipeline.run --reranker student4L --dataset scifact")
     define_args(parser)
     args = parser.parse_args(argv)
+    if args.reranker == "none":
+        args.reranker = "bm25"  # one name inside: outputs, tags and sidecars as they were
     t_start = time.perf_counter()
     random.seed(args.seed)
     from pipeline.models import resolve
@@ -234,6 +261,10 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
         if world.main:
             candidates = world.broadcast(candidates)
             first_stage = evaluate(candidates, qrels)
+            query_warnings = {"queries_without_candidates": [q for q in topics if not candidates.get(q)],
+                              "judged_queries_without_topic": [q for q in qrels if q not in topics]}
+            for note in _query_notes(query_warnings):
+                print(note, file=sys.stderr)
         elif model_dir is None:  # nothing to share out: rank 0 writes the first stage's run
             return 0
 
@@ -251,7 +282,8 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
             device = world.device(args.device)
             t0 = time.perf_counter()
             model = CrossEncoder(model_dir, device=device, dtype=args.dtype, batch_size=args.batch_size,
-                                 max_length=args.max_length, threads=world.cpu_threads(available_cores()))
+                                 max_length=args.max_length, threads=world.cpu_threads(available_cores()),
+                                 allow_untrained_head=args.allow_untrained_head)
             if args.collection:
                 passages = Passages(docs=corpora.read_corpus(args.collection, args.collection_format))
             elif ds.corpus.is_file():
@@ -268,7 +300,8 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
                         "weights_mtime": [w.stat().st_mtime_ns for w in weights]}
             checkpoint = output.with_name(output.name + ".partial")
             run, rerank_stats = rerank(candidates, topics, passages, model, checkpoint, settings,
-                                       chunk_pairs=args.chunk_pairs, progress=not args.no_progress, world=world)
+                                       chunk_pairs=args.chunk_pairs, progress=not args.no_progress, world=world,
+                                       checkpoint_seconds=args.checkpoint_seconds)
             if not world.main:
                 return 0
             timings["rerank_s"] = round(rerank_stats.seconds, 3)
@@ -285,9 +318,10 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
         write_json(Path(f"{output}.json"), record(
             config=config, seed=args.seed, queries=len(candidates), model=model_info, timings=timings,
             reranking=rerank_stats.as_dict() if rerank_stats else None,
-            evaluation=result.aggregate, first_stage_evaluation=first_stage.aggregate))
+            evaluation=result.aggregate, first_stage_evaluation=first_stage.aggregate, warnings=query_warnings))
         save(result, EVAL / f"{output.name}.json", run=str(output), dataset=ds.name, split=split)
-        print(f"{ds.name}:{split} {args.first_stage} -> {args.reranker}  ->  {output}")
+        print(f"{ds.name}:{split} {args.first_stage} -> {args.reranker if model_dir else 'no reranking'}  ->  "
+              f"{output}")
         if model_dir is not None:
             width = max(len(m) for m in result.measures)
             print(f"{'':<{width}}  {'first':>7}  {'rerank':>7}")

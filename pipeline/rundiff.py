@@ -18,6 +18,8 @@ from pipeline.runs import Run, rank
 from pipeline.significance import paired_t_test, randomization_test
 
 TIE = 1e-9
+#: Relevant documents listed per mover in :meth:`RunDiff.table` (the rest are counted).
+MOVES_SHOWN = 10
 
 
 @dataclass
@@ -103,7 +105,8 @@ class RunDiff:
             f"overlap@{self.overlap_k} {self.mean_overlap():.4f}; RBO (p={self.rbo_p}) {self.mean_rbo():.4f}"])
 
     def table(self, top: int = 20, movers: int = 5) -> str:
-        """Summary, the ``top`` largest per-query deltas, and the relevant documents' moves in the top movers."""
+        """Summary, the ``top`` largest per-query deltas, and the relevant documents' moves in the top movers
+        (the best-ranked :data:`MOVES_SHOWN` of each, and how many more)."""
         width = max(5, *(len(q.qid) for q in self.queries[:top]))
         lines = [self.summary(), "", f"per-query {self.measure}, largest |B-A| first "
                  f"({min(top, len(self.queries))} of {len(self.queries)}):",
@@ -114,9 +117,11 @@ class RunDiff:
         if picked:
             lines += ["", "relevant documents in the biggest movers (rank in A -> rank in B; - not retrieved):"]
             for q in picked:
-                moves = ", ".join(f"{d} (grade {g}) {ra or '-'} -> {rb or '-'}"
-                                  for d, g, ra, rb in self.relevant_moves(q.qid))
-                lines.append(f"{q.qid} ({q.delta:+.4f}): {moves or 'no relevant documents'}")
+                moved = self.relevant_moves(q.qid)
+                shown = [f"{d} (grade {g}) {ra or '-'} -> {rb or '-'}" for d, g, ra, rb in moved[:MOVES_SHOWN]]
+                if len(moved) > MOVES_SHOWN:
+                    shown.append(f"... and {len(moved) - MOVES_SHOWN} more")
+                lines.append(f"{q.qid} ({q.delta:+.4f}): {', '.join(shown) or 'no relevant documents'}")
         return "\n".join(lines)
 
 

@@ -4,8 +4,9 @@ NIST's Perl checkers for TREC DL read a run line by line, report each problem wi
 number, and give up after 25 errors. They check the 6-column format, one well-formed tag, the
 topic ids, at least one and at most the allowed number of documents per topic, and duplicate
 docids. They do not check what the guidelines also require, so we add it: ranks 1..n without
-gaps, scores that never increase down the ranking (by rank), ties (a warning: trec_eval breaks
-them by docid, not by your ranks), and, when a collection is given, docids it does not hold.
+gaps, scores that never increase down the ranking (by rank), tied documents ranked otherwise than
+trec_eval orders them (a warning: trec_eval breaks ties by docid, descending, not by your ranks),
+and, when a collection is given, docids it does not hold.
 
 Errors make a run unfit to submit; warnings do not. ``Q0`` in column 2 and ``#`` comment lines
 are warnings (trec_eval ignores both; the normalised submission drops comments).
@@ -18,9 +19,10 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 
-from pipeline.runs import Run
+from pipeline.runs import Run, rank
 from pipeline.textfiles import read_lines
 
 MAX_ERRORS = 25
@@ -182,7 +184,7 @@ def _read(path: Path, report: CheckReport, max_tag_length: int,
 
 def _check_topic(qid: str, topic: list[_Entry], max_per_topic: int, report: CheckReport,
                  error: Callable[[int | None, str], None], rejected_lines: bool = False) -> None:
-    """Per-topic rules: at most the maximum, ranks 1..n, non-increasing scores, ties (warning).
+    """Per-topic rules: at most the maximum, ranks 1..n, non-increasing scores, ties in trec_eval's order (warning).
 
     A topic with ``rejected_lines`` is not checked for gaps in its ranks: the rejected lines
     hold the missing ranks, and they have been reported already.
@@ -199,14 +201,16 @@ def _check_topic(qid: str, topic: list[_Entry], max_per_topic: int, report: Chec
         else:
             by_rank[e.rank] = e
     ordered = [by_rank[r] for r in sorted(by_rank)]
-    ties, first_tie = 0, None
     for above, below in zip(ordered, ordered[1:], strict=False):
         if below.score > above.score:
             error(below.line, f"score {below.score!r} at rank {below.rank} is higher than {above.score!r} "
                               f"at rank {above.rank} (scores must not increase down the ranking)")
-        elif below.score == above.score:
-            first_tie = first_tie or below.line
-            ties += 1
-    if ties:
-        report.warnings.append(Problem(first_tie, f"topic {qid!r}: {ties} tied score(s); trec_eval orders tied "
-                                                  "documents by docid (descending), not by your ranks"))
+    streaks = (list(group) for _, group in groupby(ordered, key=lambda e: e.score))  # consecutive ranks, one score
+    tied = [group for group in streaks if len(group) > 1]
+    misplaced = [e for group in tied
+                 for e, (docid, _) in zip(group, rank({e.docid: e.score for e in group}), strict=True)
+                 if e.docid != docid]
+    if misplaced:
+        report.warnings.append(Problem(
+            misplaced[0].line, f"topic {qid!r}: {len(misplaced)} of {sum(map(len, tied))} tied documents are not "
+                               "in trec_eval's order (it breaks score ties by docid, descending, not by your ranks)"))

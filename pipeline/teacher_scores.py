@@ -18,7 +18,8 @@ from tqdm import tqdm
 from pipeline import distributed
 from pipeline.atomic import write_json
 from pipeline.crossencoder import CrossEncoder, available_cores, pair_tokens, token_counts
-from pipeline.examples import CACHE, Group
+from pipeline.examples import Group
+from pipeline.paths import MODEL_CACHE
 
 
 def teacher_scores(teacher: Path, groups: list[Group], batch_size: int = 32, device: str | None = None,
@@ -82,4 +83,4 @@ def _cache(model: Path, groups: list[Group], how: object) -> Path:
     weights = sorted(model.glob("*.safetensors"))
     h = hashlib.sha256(json.dumps([str(model.resolve()), [w.stat().st_mtime_ns for w in weights], how,
                                    [(g.qid, g.docids) for g in groups]]).encode()).hexdigest()[:16]
-    return CACHE / f"teacher-scores.{model.name}.{h}.json"
+    return MODEL_CACHE / f"teacher-scores.{model.name}.{h}.json"

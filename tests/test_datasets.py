@@ -48,7 +48,7 @@ def test_bad_user_config_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PIPELINE_DATASETS", str(config))
     config.write_text('[x]\ncorpus = "c"\n')
     with pytest.raises(PipelineError, match=r"datasets.toml: \[x\] lacks corpus_format, topics, topics_format, splits"):
-        registry()
+        get_dataset("x")
     config.write_text("[x\n")
     with pytest.raises(PipelineError, match="not valid TOML"):
-        registry()
+        get_dataset("x")

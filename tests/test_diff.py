@@ -138,3 +138,33 @@ def test_compare_cli_writes_the_format_its_extension_names(slice_runs, trec_qrel
     proc = run_cli("pipeline.compare", str(slice_runs["bm25b"]), "--baseline", str(slice_runs["bm25"]),
                    "--qrels", str(trec_qrels), "--format", "csv", "--test", "randomization")
     assert proc.returncode == 0 and proc.stdout.startswith("run,measure,value,p_value")
+
+
+def write_run_lines(path, run):
+    """A TREC run file, ``{qid: [docid, ...]}`` best first."""
+    path.write_text("".join(f"{q} Q0 {d} {i} {100 - i} t\n" for q, docs in run.items()
+                            for i, d in enumerate(docs, start=1)))
+    return path
+
+
+def test_diff_cli_overlap_of_identical_short_lists_is_one(tmp_path):
+    run = write_run_lines(tmp_path / "a.trec", {"q1": ["d1", "d2", "d3"], "q2": ["d4", "d5"]})
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q1 0 d2 1\nq2 0 d4 1\n")
+    proc = run_cli("pipeline.diff", str(run), str(run), "--qrels", str(qrels), "--trials", "100")
+    assert proc.returncode == 0, proc.stderr
+    assert "overlap@10 1.0000; RBO (p=0.9) 1.0000" in proc.stdout
+    assert re.findall(r"^q\d\s.*\s(\S+)\s+(\S+)$", proc.stdout, re.M) == [("1.00", "1.000")] * 2
+
+
+def test_diff_cli_shows_at_most_ten_relevant_documents_per_mover(tmp_path):
+    relevant = [f"r{i:02d}" for i in range(75)]
+    a = write_run_lines(tmp_path / "a.trec", {"q1": [f"n{i}" for i in range(10)] + relevant, "q2": ["x"]})
+    b = write_run_lines(tmp_path / "b.trec", {"q1": relevant, "q2": ["x"]})
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("".join(f"q1 0 {d} 1\n" for d in relevant) + "q2 0 x 1\n")
+    proc = run_cli("pipeline.diff", str(a), str(b), "--qrels", str(qrels), "--trials", "100")
+    assert proc.returncode == 0, proc.stderr
+    mover = next(line for line in proc.stdout.splitlines() if line.startswith("q1 ("))
+    shown = ", ".join(f"r{i:02d} (grade 1) {i + 11} -> {i + 1}" for i in range(10))
+    assert mover == f"q1 (+1.0000): {shown}, ... and 65 more"

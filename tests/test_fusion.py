@@ -106,3 +106,33 @@ def test_fuse_cli_bayes(tmp_path):
     proc = run_cli("pipeline.fuse", str(a), str(b), "--method", "bayes", "--output", str(out), "--tag", "x")
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: bayes needs --fit-runs, --fit-qrels and --collection-size"
+
+
+def test_fuse_cli_refuses_a_single_run_and_runs_sharing_no_query(tmp_path):
+    a, other, out = tmp_path / "a.trec", tmp_path / "other.trec", tmp_path / "f.trec"
+    a.write_text("q Q0 d1 1 3.0 a\nq Q0 d2 2 2.0 a\n")
+    other.write_text("x1 Q0 e1 1 3.0 o\nx2 Q0 e2 1 2.0 o\n")  # another collection's topics
+    proc = run_cli("pipeline.fuse", str(a), "--output", str(out), "--tag", "rrf")
+    assert proc.returncode == 1 and proc.stderr.strip() == "error: fusion needs at least 2 runs, got 1"
+    for flag in ([], ["--allow-partial-overlap"]):
+        proc = run_cli("pipeline.fuse", str(a), str(other), "--output", str(out), "--tag", "rrf", *flag)
+        assert proc.returncode == 1 and proc.stderr.strip() == (
+            f"error: {a} shares no query with {other} (e.g. 'q' is only in {a}): runs of different topics cannot "
+            "be fused")
+    assert not out.exists()
+
+
+def test_fuse_cli_partial_query_overlap_needs_the_flag_and_fuses_the_union(tmp_path):
+    a, b, out = tmp_path / "a.trec", tmp_path / "b.trec", tmp_path / "f.trec"
+    a.write_text("q Q0 d1 1 3.0 a\nq Q0 d2 2 2.0 a\nq2 Q0 e1 1 1.0 a\nq3 Q0 e2 1 1.0 a\n")
+    b.write_text("q Q0 d2 1 10.0 b\n")
+    proc = run_cli("pipeline.fuse", str(a), str(b), "--output", str(out), "--tag", "rrf")
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        f"error: the runs' query sets differ: {b} lacks 2 of the 3 queries (e.g. 'q2'); "
+        "--allow-partial-overlap fuses them anyway, over the union")
+    assert not out.exists()
+    proc = run_cli("pipeline.fuse", str(a), str(b), "--output", str(out), "--tag", "rrf", "--allow-partial-overlap")
+    assert proc.returncode == 0, proc.stderr
+    fused = read_run(out)
+    assert fused == {"q": pytest.approx({"d2": 1 / 62 + 1 / 61, "d1": 1 / 61}), "q2": pytest.approx({"e1": 1 / 61}),
+                     "q3": pytest.approx({"e2": 1 / 61})}

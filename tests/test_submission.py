@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from pipeline.runs import read_run
+from pipeline.runs import read_run, write_run
 from pipeline.submission import check_run
 from pipeline.topics import read_topics
 
@@ -120,11 +120,38 @@ def test_scores_must_not_increase_down_the_ranking(real, tmp_path):
     assert e.line == 21 and "higher than" in e.message and "at rank 20" in e.message
 
 
-def test_ties_are_a_warning_not_an_error(real, tmp_path):
+def test_ties_in_trec_evals_order_are_not_warned_about(real, tmp_path):
+    """The project's own runs (``write_run``) put tied documents in trec_eval's order: nothing to warn about."""
     lines, topics = real
-    lines[5] = cols(lines[5], score=lines[4].split()[4])
-    report = check_run(write(tmp_path, lines), topics)
-    assert report.ok and [w.line for w in report.warnings] == [6] and "1 tied score" in report.warnings[0].message
+    run = read_run(write(tmp_path, lines))
+    for qid in ("1", topics[1]):
+        tied = list(run[qid])[4:8]
+        run[qid].update(dict.fromkeys(tied, run[qid][tied[0]]))  # ranks 5-8 tied
+    path = tmp_path / "own.trec"
+    write_run(path, run, "own")
+    assert len({line.split()[4] for line in path.read_text().splitlines()[4:8]}) == 1
+    report = check_run(path, topics)
+    assert report.ok and report.warnings == []
+    proc = run_cli("pipeline.submit", str(path), "--topics", str(write(tmp_path, [f"{t}\tq" for t in topics],
+                   "topics.tsv")), "--tag", "own", "--output", str(tmp_path / "sub.gz"))
+    assert proc.returncode == 0 and proc.stderr == "" and "0 warning(s)" in proc.stdout
+
+
+def test_ties_ranked_against_trec_evals_order_are_a_warning_not_an_error(real, tmp_path):
+    lines, topics = real
+    for start in (4, 104):  # ranks 5-8 of the first two topics tied; the first in ascending docid order
+        block = [cols(line, score=lines[start].split()[4]) for line in lines[start:start + 4]]
+        docids = sorted((line.split()[2] for line in block), reverse=start == 104)
+        lines[start:start + 4] = [cols(line, docid=d) for line, d in zip(block, docids, strict=True)]
+    path = write(tmp_path, lines)
+    report = check_run(path, topics)
+    message = ("topic '1': 4 of 4 tied documents are not in trec_eval's order "
+               "(it breaks score ties by docid, descending, not by your ranks)")
+    assert report.ok and [(w.line, w.message) for w in report.warnings] == [(5, message)]
+    proc = run_cli("pipeline.submit", str(path), "--topics", str(write(tmp_path, [f"{t}\tq" for t in topics],
+                   "topics.tsv")), "--tag", "t1", "--output", str(tmp_path / "sub.gz"))
+    assert proc.returncode == 0 and proc.stderr.splitlines() == [f"warning: {path}:5: {message}",
+                                                                  "note: the run's tag 'bm25' becomes 't1'"]
 
 
 def test_docids_absent_from_the_collection(real, tmp_path, slice_index):

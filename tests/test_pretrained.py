@@ -1,0 +1,136 @@
+"""The packaged pretrained weights: all-mpnet-base-v2 joined from split zip parts (a tiny fake one
+made here), checked by hash, unpacked once; MPNet rankers train and score; bf16 training on CPUs."""
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from pipeline.crossencoder import CrossEncoder
+from pipeline.errors import PipelineError
+from pipeline.initialise import load_ranker
+from pipeline.pretrained import assemble, installed_parts, packaged
+from pipeline.teacher_scores import biencoder_scores
+from pipeline.training import LossConfig, Schedule, resolve_precision, train
+
+from .test_training import _groups, _loss
+
+
+def _split_zip(tmp_path: Path, files: dict[str, bytes], parts: int = 3) -> tuple[list[Path], str]:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    whole = buffer.getvalue()
+    size = len(whole) // parts + 1
+    paths = []
+    for i in range(parts):
+        path = tmp_path / f"model.zip.{i + 1:03d}"
+        path.write_bytes(whole[i * size:(i + 1) * size])
+        paths.append(path)
+    return paths, hashlib.sha256(whole).hexdigest()
+
+
+def test_split_zip_is_joined_checked_and_unpacked_without_litter(tmp_path):
+    files = {"m/config.json": b'{"model_type": "mpnet"}', "m/desktop.ini": b"[.ShellClassInfo]",
+             "m/1_Pooling/config.json": b"{}", "m/1_Pooling/desktop.ini": b"x", "m/model.safetensors": bytes(5000)}
+    parts, sha = _split_zip(tmp_path, files)
+    target = tmp_path / "out" / "mpnet"
+    assert assemble(parts, target, sha) == target
+    got = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    assert got == ["1_Pooling/config.json", "config.json", "model.safetensors"]
+    assert (target / "model.safetensors").read_bytes() == bytes(5000)
+    assert not list(target.parent.glob(".mpnet.*")) and not (target.parent / "mpnet.lock").exists()
+    parts[0].write_bytes(b"changed")  # a second call reuses what is there; it does not rejoin
+    assert assemble(parts, target, sha) == target
+
+
+def test_parts_out_of_order_or_corrupted_are_refused_by_the_hash(tmp_path):
+    parts, sha = _split_zip(tmp_path, {"m/config.json": b"{}", "m/w": bytes(3000)})
+    with pytest.raises(PipelineError, match="sha256"):
+        assemble([parts[1], parts[0], parts[2]], tmp_path / "a", sha)
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_missing_wheel_names_the_install_command():
+    with pytest.raises(PipelineError, match="make mpnet"):
+        installed_parts(["no-such-wheel-part-001"])
+
+
+def test_packaged_names_and_paths():
+    assert packaged("minilm").is_dir() and (packaged("minilm") / "config.json").is_file()
+    assert packaged("some/dir") == Path("some/dir")
+
+
+@pytest.fixture(scope="module")
+def tiny_mpnet(tiny_bert, tmp_path_factory) -> Path:
+    """A tiny MPNet with the tiny BERT's vocabulary (MPNet's tokenizer is BERT's WordPiece)."""
+    from transformers import MPNetConfig, MPNetForMaskedLM, MPNetTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny-mpnet")
+    tokenizer = MPNetTokenizerFast(vocab=str(tiny_bert / "vocab.txt"), model_max_length=64, bos_token="[CLS]",
+                                   cls_token="[CLS]", eos_token="[SEP]", sep_token="[SEP]", unk_token="[UNK]",
+                                   pad_token="[PAD]", mask_token="[MASK]")
+    tokenizer.save_pretrained(out)
+    torch.manual_seed(0)
+    config = MPNetConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=80, pad_token_id=tokenizer.pad_token_id)
+    MPNetForMaskedLM(config).mpnet.save_pretrained(out, safe_serialization=True)
+    (out / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Transformer"},
+                                                  {"type": "sentence_transformers.models.Pooling"},
+                                                  {"type": "sentence_transformers.models.Normalize"}]))
+    return out
+
+
+def test_an_mpnet_ranker_trains_on_soft_labels_and_scores(tiny_mpnet, tmp_path):
+    groups = _groups()
+    scores = biencoder_scores(tiny_mpnet, groups, scale=20.0)
+    assert len(scores) == len(groups) and all(len(s) == 4 and all(-20 <= x <= 20 for x in s) for s in scores)
+    model = load_ranker(tiny_mpnet)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_mpnet)
+    loss = LossConfig(score_loss="kl")
+    summary = train(model, tokenizer, tmp_path / "out", loss,
+                    Schedule(max_steps=3, batch_groups=8, lr=1e-2, warmup=0.0, max_length=64, logging_steps=1),
+                    groups=groups, teacher_scores=scores)
+    assert summary["steps"] == 3
+    assert all("loss_score" in h and "loss_label" in h for h in
+               json.loads((tmp_path / "out" / "pipeline-training.json").read_text())["log"])
+    ranker = CrossEncoder(tmp_path / "out")
+    got = ranker.score([groups[0].query] * 2, groups[0].texts[:2])
+    assert got.shape == (2,) and np.isfinite(got).all()
+
+
+def test_bf16_training_on_the_cpu_lowers_the_loss_and_is_recorded(tiny_bert, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert)
+    groups = _groups()
+    before = _loss(model, tokenizer, groups)
+    summary = train(model, tokenizer, tmp_path / "out", LossConfig(),
+                    Schedule(max_steps=3, batch_groups=8, lr=1e-2, warmup=0.0, max_length=64, logging_steps=1,
+                             precision="bf16"), groups=groups)
+    after = _loss(AutoModelForSequenceClassification.from_pretrained(tmp_path / "out"), tokenizer, groups)
+    assert summary["precision"] == "bf16" and after < before
+    saved = json.loads((tmp_path / "out" / "pipeline-training.json").read_text())
+    assert saved["schedule"]["precision"] == "bf16" and saved["result"]["precision"] == "bf16"
+    assert next(AutoModelForSequenceClassification.from_pretrained(tmp_path / "out").parameters()).dtype \
+        == torch.float32  # autocast: the weights stay fp32
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch):
+    import pipeline.training as training
+
+    monkeypatch.setattr(training, "cpu_has_bf16", lambda: True)
+    assert resolve_precision("auto", cuda=False) == "bf16"
+    monkeypatch.setattr(training, "cpu_has_bf16", lambda: False)
+    assert resolve_precision("auto", cuda=False) == "fp32"
+    assert resolve_precision("fp32", cuda=False) == "fp32"
+    with pytest.raises(PipelineError, match="unknown precision"):
+        resolve_precision("fp8", cuda=False)
+
+
