@@ -18,6 +18,12 @@ TinyBERT's 4 × 312, with a learned projection for the hidden-state loss). The d
 ``models/student<L>L`` for ``lm+ranker`` and ``models/student<L>L-<procedure>`` otherwise; the layer
 mapping and loss weights are saved in its ``pipeline-training.json``.
 
+A teacher of another family than the students' LM (the 12 x 768 MPNet teacher, with its own
+tokenizer, and MiniLM students): ``ranker`` with ``--student-from lm`` cuts the student from the LM's
+layers (uniform mapping, a fresh head) and teaches it the teacher's scores only, each model reading
+its own tokenization of the same pairs; layer losses cannot compare hidden states token by token
+across tokenizers, so ``lm+ranker`` refuses such a pair.
+
 ``--init PATH`` starts the student from an existing checkpoint of the student's depth instead (no LM
 stage, its own pooler and head kept): a further stage of a distilled student, e.g. a second pass
 over freshly sampled negatives at a lower learning rate. A student narrower than the teacher
@@ -91,6 +97,12 @@ def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, toke
     return out
 
 
+def same_tokenizer(a, b) -> bool:
+    """True when two tokenizers turn text into the same ids (same vocabulary and special tokens)."""
+    probe = "The cell's membrane, 42 proteins: an example [query] passage."
+    return a.get_vocab() == b.get_vocab() and a(probe, probe)["input_ids"] == b(probe, probe)["input_ids"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.distill",
                                      description=__doc__.split("\n\n")[0].split(": ", 1)[1],
@@ -110,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--attention-weight", type=float, default=1.0, help="lm+ranker: attention loss weight")
     parser.add_argument("--init", type=Path,
                         help="start from this student checkpoint (a further stage; skips the LM stage)")
+    parser.add_argument("--student-from", choices=["teacher", "lm"], default="teacher",
+                        help="ranker: cut the student from the teacher's layers (default) or from the LM's (--lm), "
+                             "e.g. a MiniLM student of an MPNet teacher")
     parser.add_argument("--output", type=Path, help="where to save (default: models/student<L>L[-<procedure>])")
     add_schedule_args(parser, epochs=1.0, lr=5e-5)
     add_debug_flag(parser)
@@ -135,7 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = args.output or MODELS / (f"student{layers}L" + ("" if args.procedure == "lm+ranker"
                                                               else f"-{args.procedure}"))
     t0 = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(args.teacher if needs_teacher else (args.lm or minilm()))
+    from_lm = args.procedure != "ranker" or args.student_from == "lm"
+    tokenizer = AutoTokenizer.from_pretrained(args.init or (args.lm or minilm() if from_lm or not needs_teacher
+                                                            else args.teacher))
+    if args.procedure == "lm+ranker" and not same_tokenizer(tokenizer, AutoTokenizer.from_pretrained(args.teacher)):
+        raise PipelineError(f"lm+ranker compares hidden states token by token, but {args.teacher} tokenizes "
+                            f"differently from the student; use --procedure ranker --student-from lm (scores only)")
     groups = training_groups(args)
     label_weight = args.label_weight if args.label_weight is not None else (0.0 if needs_teacher else 1.0)
     teacher = projection = scores = None
@@ -154,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.init is not None:
             model = load_ranker(args.init, attn=attn)
         elif args.procedure == "ranker":
-            model, mapping = student(teacher_model, layers, args.hidden, seed=args.seed)
+            source = load_ranker(args.lm or minilm()) if args.student_from == "lm" else teacher_model
+            model, mapping = student(source, layers, args.hidden, seed=args.seed)
         else:
             model = load_ranker(lm_distilled(args, layers, args.hidden, tokenizer), attn="eager")
             if model.config.hidden_size == teacher_model.config.hidden_size:

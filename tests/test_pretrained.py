@@ -134,3 +134,32 @@ def test_auto_precision_follows_the_cpu(monkeypatch):
         resolve_precision("fp8", cuda=False)
 
 
+
+
+def test_a_minilm_family_student_learns_an_mpnet_teachers_scores(scifact_slice, slice_index, tiny_mpnet, tiny_bert,
+                                                                 tmp_path):
+    """A student of the LM's family, cut from the LM, trained on an MPNet teacher's scores (each model reading its
+    own tokenization); lm+ranker's token-by-token layer losses refuse a teacher that tokenizes differently."""
+    from .conftest import run_cli
+
+    teacher = tmp_path / "mpnet-teacher"
+    load_ranker(tiny_mpnet).save_pretrained(teacher)
+    AutoTokenizer.from_pretrained(tiny_mpnet).save_pretrained(teacher)
+    (tmp_path / "indexes").mkdir()
+    (tmp_path / "indexes" / "sci-slice").symlink_to(slice_index)
+    env = {"PIPELINE_DATASETS": str(scifact_slice / "datasets.toml"), "PIPELINE_HOME": str(tmp_path)}
+    common = ("--student", "1L", "--teacher", str(teacher), "--lm", str(tiny_bert), "--dataset", "sci-slice",
+              "--split", "test", "--limit-groups", "8", "--negatives", "3", "--batch-groups", "4", "--max-steps",
+              "2", "--max-length", "64")
+    proc = run_cli("pipeline.distill", *common, "--procedure", "ranker", "--student-from", "lm", "--lr", "1e-2",
+                   "--output", str(tmp_path / "student"), env=env)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    student = AutoModelForSequenceClassification.from_pretrained(tmp_path / "student")
+    assert student.config.model_type == "bert" and student.config.num_hidden_layers == 1
+    assert AutoTokenizer.from_pretrained(tmp_path / "student").get_vocab() == \
+        AutoTokenizer.from_pretrained(tiny_bert).get_vocab()
+    log = json.loads((tmp_path / "student" / "pipeline-training.json").read_text())["log"]
+    assert all("loss_score" in h for h in log)
+    refused = run_cli("pipeline.distill", *common, "--output", str(tmp_path / "x"), env=env)
+    assert refused.returncode == 1
+    assert "tokenizes differently from the student" in refused.stderr.strip().splitlines()[-1]
