@@ -51,14 +51,15 @@ def check_index(index: Path, manifest: dict, ds, kind: str = "") -> None:
     """Refuse ``index`` (its ``manifest``) unless it was built from dataset ``ds``'s collection.
 
     The names are compared first; an index built from a collection file (or an older one with
-    only its ``source``) is compared by fingerprint, which reads the dataset's collection once.
+    only its ``source``) is compared by document count, then by fingerprint (hashing every
+    document only when the counts agree).
     """
     built = manifest.get("collection") or {}
     name = built.get("name") or (manifest.get("source") or {}).get("dataset")
     if name == ds.name:
         return
-    if built.get("fingerprint") and describe(ds.name, without_empty(ds.docs(), []))["fingerprint"] == \
-            built["fingerprint"]:
+    if built.get("fingerprint") and sum(1 for _ in without_empty(ds.docs(), [])) == built.get("documents") and \
+            describe(ds.name, without_empty(ds.docs(), []))["fingerprint"] == built["fingerprint"]:
         return
     flag = " --dense" if kind == "dense" else ""
     raise PipelineError(f"{index} is an index of {name or 'another collection'!s}"

@@ -154,18 +154,21 @@ class _BatchSaver:
     def finish(self, chunk_scores: dict[str, dict[str, float]]) -> None:
         """Append the finished chunk's scores by query, which supersede its batches."""
         self.start("")
-        self.log.write(json.dumps(chunk_scores) + "\n")
-        self.log.flush()
-        os.fsync(self.log.fileno())
-        self.since = time.monotonic()
+        self._append(chunk_scores)
 
     def flush(self) -> None:
+        """Append the batches scored since the last save."""
         if self.pending:
-            self.log.write(json.dumps({"partial": self.key, "batches": self.pending}) + "\n")
-            self.log.flush()
-            os.fsync(self.log.fileno())
+            self._append({"partial": self.key, "batches": self.pending})
             self.saved += sum(len(v) for v in self.pending.values())
             self.pending = {}
+        self.since = time.monotonic()
+
+    def _append(self, record: dict) -> None:
+        """One JSON line, on disk (fsync) before the next batch is scored."""
+        self.log.write(json.dumps(record) + "\n")
+        self.log.flush()
+        os.fsync(self.log.fileno())
         self.since = time.monotonic()
 
 
@@ -186,14 +189,15 @@ def _rerank_chunk(group: list[str], candidates: Run, topics: Topics, passages: P
     encoded = model.encode([topics.get(q, "") for q, _ in docids], texts)
     stats.truncated_passages += encoded.truncated
     resumed = partial.get(group[0], {})
-    stats.resumed_pairs += sum(len(v) for v in resumed.values())
+    n_resumed = sum(len(v) for v in resumed.values())
+    stats.resumed_pairs += n_resumed
     saver.start(group[0])
     scores = model.score_encoded(encoded, on_batch=bar.update, done=resumed, on_scores=saver.add)
     chunk_scores: dict[str, dict[str, float]] = {q: {} for q in group}
     for (q, d), s in zip(docids, scores.tolist(), strict=True):
         chunk_scores[q][d] = s
     out.update(chunk_scores)
-    stats.scored_now += len(docids) - sum(len(v) for v in resumed.values())
+    stats.scored_now += len(docids) - n_resumed
     saver.finish(chunk_scores)
 
 
