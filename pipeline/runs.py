@@ -109,3 +109,37 @@ def write_run(path: str | os.PathLike[str], run: Run, tag: str, fmt: str = "trec
         for qid, docs in run.items():
             ranking = rank(docs)[:depth] if depth else rank(docs)
             f.writelines(format_trec(qid, ranking, tag) if fmt == "trec" else format_msmarco(qid, ranking))
+
+
+def to_frame(run: Run, topics: dict[str, str] | None = None, passages=None):
+    """``run`` as a pandas DataFrame with PyTerrier's columns ``qid``, ``docno``, ``score``, ``rank``
+    (from 0, as PyTerrier numbers them), in trec_eval's order; plus ``query`` from ``topics`` and
+    ``text`` from ``passages`` (anything with ``.get(docno)``, e.g. :class:`pipeline.passages.Passages`)
+    when given."""
+    import pandas as pd
+
+    rows = [(qid, docno, score, i) for qid, docs in run.items() for i, (docno, score) in enumerate(rank(docs))]
+    frame = pd.DataFrame(rows, columns=["qid", "docno", "score", "rank"])
+    frame = frame.astype({"qid": str, "docno": str, "score": float, "rank": int})
+    if topics is not None:
+        frame.insert(1, "query", [topics.get(q, "") for q in frame["qid"]])
+    if passages is not None:
+        frame["text"] = [passages.get(d) for d in frame["docno"]]
+    return frame
+
+
+def from_frame(frame) -> Run:
+    """A run from a DataFrame with PyTerrier's ``qid``, ``docno`` and ``score`` columns (others ignored;
+    the order comes from the scores, as trec_eval's does); a docno twice in a query is an error."""
+    missing = [c for c in ("qid", "docno", "score") if c not in frame.columns]
+    if missing:
+        raise PipelineError(f"a run's DataFrame needs columns qid, docno and score; missing {', '.join(missing)}")
+    run: Run = {}
+    for qid, docno, score in zip(frame["qid"].astype(str), frame["docno"].astype(str), frame["score"], strict=True):
+        docs = run.setdefault(qid, {})
+        if docno in docs:
+            raise PipelineError(f"document {docno!r} appears twice for query {qid!r} in the DataFrame")
+        if not math.isfinite(float(score)):
+            raise PipelineError(f"query {qid!r}, document {docno!r}: score {score!r} is not a finite number")
+        docs[docno] = float(score)
+    return run

@@ -3,7 +3,7 @@ import gzip
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.runs import rank, read_run, truncate, validate_tag, write_run
+from pipeline.runs import from_frame, rank, read_run, to_frame, truncate, validate_tag, write_run
 
 
 def test_tie_order_is_trec_evals_score_desc_then_docid_desc_as_strings():
@@ -108,3 +108,28 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_run_goes_to_a_pyterrier_frame_and_back(tmp_path):
+    run = {"q2": {"a": 1.0, "b": 1.0, "c": 3.5}, "q1": {"z": -2.0}}
+    frame = to_frame(run, topics={"q1": "first", "q2": "second"}, passages={"a": "A", "b": "B", "c": "C", "z": "Z"})
+    assert list(frame.columns) == ["qid", "query", "docno", "score", "rank", "text"]
+    q2 = frame[frame.qid == "q2"]
+    assert list(q2.docno) == [d for d, _ in rank(run["q2"])] == ["c", "b", "a"]  # trec_eval's tie order
+    assert list(q2["rank"]) == [0, 1, 2] and list(q2.text) == ["C", "B", "A"] and set(q2["query"]) == {"second"}
+    assert from_frame(frame) == run
+    assert from_frame(frame.sample(frac=1.0, random_state=3)) == run  # the scores decide the order, not the rows
+    write_run(tmp_path / "a.trec", from_frame(frame), "t")
+    write_run(tmp_path / "b.trec", run, "t")
+    assert (tmp_path / "a.trec").read_bytes() == (tmp_path / "b.trec").read_bytes()
+
+
+def test_a_frame_that_is_not_a_run_is_refused():
+    import pandas as pd
+
+    with pytest.raises(PipelineError, match="missing score"):
+        from_frame(pd.DataFrame({"qid": ["1"], "docno": ["d"]}))
+    with pytest.raises(PipelineError, match="appears twice"):
+        from_frame(pd.DataFrame({"qid": ["1", "1"], "docno": ["d", "d"], "score": [1.0, 2.0]}))
+    with pytest.raises(PipelineError, match="not a finite number"):
+        from_frame(pd.DataFrame({"qid": [1], "docno": ["d"], "score": [float("nan")]}))
