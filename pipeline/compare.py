@@ -18,7 +18,7 @@ from pipeline.cli import add_debug_flag, run_main
 from pipeline.comparison import TESTS, compare
 from pipeline.datasets import load_qrels
 from pipeline.errors import PipelineError
-from pipeline.evaluate import measure_name
+from pipeline.evaluate import MEASURE_SPELLING, measure_name
 from pipeline.runs import read_run
 from pipeline.significance import CORRECTIONS
 
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline", required=True, type=Path, help="the run the others are tested against")
     parser.add_argument("--qrels", required=True, help="qrels file or DATASET:SPLIT")
     parser.add_argument("-m", "--measures", nargs="+", default=["ndcg@10", "mrr@10", "map"], metavar="M",
-                        help="measures, ours or trec_eval's names (default: ndcg@10 mrr@10 map)")
+                        help=f"measures: {MEASURE_SPELLING} (default: ndcg@10 mrr@10 map)")
     parser.add_argument("--names", nargs="+", help="row names, one per run (default: file names)")
     parser.add_argument("--test", choices=TESTS, default="t-test", help="paired test (default: t-test)")
     parser.add_argument("--correction", choices=CORRECTIONS, default="holm",

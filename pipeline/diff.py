@@ -18,7 +18,7 @@ from pipeline.atomic import write_text
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.datasets import dataset_split, load_qrels
 from pipeline.errors import PipelineError
-from pipeline.evaluate import measure_name
+from pipeline.evaluate import MEASURE_SPELLING, measure_name
 from pipeline.rundiff import diff_runs
 from pipeline.runs import read_run
 
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_b", type=Path, help="run B, compared against A")
     parser.add_argument("--qrels", required=True, help="qrels file or DATASET:SPLIT")
     parser.add_argument("-m", "--measure", default="ndcg@10",
-                        help="measure, ours or trec_eval's name (default: ndcg@10 = ndcg_cut_10)")
+                        help=f"measure: {MEASURE_SPELLING} (default: ndcg@10 = nDCG@10 = ndcg_cut_10)")
     parser.add_argument("-l", "--relevance-level", type=int, default=1, help="as trec_eval -l")
     parser.add_argument("--top", type=int, default=20, help="per-query rows printed (default: 20)")
     parser.add_argument("--movers", type=int, default=5, help="biggest movers detailed (default: 5; 10 in HTML)")

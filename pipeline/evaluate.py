@@ -1,4 +1,10 @@
-"""``python -m pipeline.evaluate``: trec_eval's measures on a run, via pytrec_eval.
+"""``python -m pipeline.evaluate``: any measure by name, via ir_measures, computed by pytrec_eval.
+
+Measures are named as ir_measures names them (``nDCG@10``, ``P@5``, ``'P(rel=2)@10'``, ``RR@10``,
+``AP``, ``R@1000``, ``Rprec``, ``Bpref``, ``Judged@10``), as trec_eval does (``ndcg_cut_10``,
+``ndcg_cut.10``, ``P_5``, ``recip_rank``, ``map``, ``recall_1000``, ``bpref``; ``R-prec`` as old
+trec_eval printed it) or as this project prints them: ``ndcg@k``, ``mrr@k``, ``p@k``, ``recall@k``,
+``judged@k`` and ``map`` for those measures whatever the spelling, ir_measures' name for the rest.
 
 pytrec_eval runs trec_eval's own C code in-process (0.3 s where Pyserini's trec_eval wrapper
 starts a JVM and a binary, ~5 s), with the same tie order (score descending, docid descending).
@@ -8,19 +14,23 @@ Conventions, stated in every output:
 - queries in the qrels but missing from the run score 0 (trec_eval ``-c``; MS MARCO's script
   does the same); ``--judged-queries-only`` averages over queries present in both instead;
 - queries in the run but not in the qrels are ignored;
-- ``-l N``: the minimum grade counted relevant by binary measures (MAP, MRR, recall), as
-  trec_eval's ``-l``; nDCG uses the graded judgments;
-- MRR@10 is trec_eval's ``recip_rank`` over the top 10 (``-M 10``); judged@10 is the fraction
-  of the top 10 that has any judgment (a missing document counts as unjudged).
+- ``-l N``: the minimum grade counted relevant by binary measures (MAP, MRR, recall, P, ...), as
+  trec_eval's ``-l``, unless a measure sets its own (``'P(rel=2)@10'``); nDCG uses the graded judgments;
+- MRR@k (``RR@k``) is trec_eval's ``recip_rank`` over the top k (``-M k``); judged@k is the fraction
+  of the top k that has any judgment, in trec_eval's tie order and over k even where fewer are
+  retrieved (ir_measures' own Judged@k differs on both); other measures ir_measures knows but
+  pytrec_eval does not compute (ERR, RBP, alpha-nDCG, ...) are refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.atomic import write_json
 from pipeline.cli import add_debug_flag, run_main
@@ -28,27 +38,110 @@ from pipeline.datasets import load_qrels
 from pipeline.errors import PipelineError
 from pipeline.paths import EVAL
 from pipeline.qrels import Qrels
-from pipeline.runs import Run, rank, read_run, truncate
+from pipeline.runs import Run, read_run, truncate
+
+if TYPE_CHECKING:
+    from ir_measures import Measure
 
 DEFAULT_MEASURES = ("mrr@10", "ndcg@10", "map", "recall@100", "recall@1000", "judged@10")
-# our name -> (trec_eval measure family, the key of its value in pytrec_eval's output)
-_TREC_EVAL = {"ndcg@10": ("ndcg_cut", "ndcg_cut_10"), "ndcg@20": ("ndcg_cut", "ndcg_cut_20"),
-              "ndcg@100": ("ndcg_cut", "ndcg_cut_100"), "map": ("map", "map"), "p@10": ("P", "P_10"),
-              "recall@10": ("recall", "recall_10"), "recall@20": ("recall", "recall_20"),
-              "recall@100": ("recall", "recall_100"), "recall@1000": ("recall", "recall_1000")}
-MEASURES = ("mrr@10", "judged@10", *_TREC_EVAL)
-_TREC_EVAL_NAMES = {key: ours for ours, (_, key) in _TREC_EVAL.items()}
+#: How to spell a measure, for ``--help`` and for the error a name nobody knows gets.
+MEASURE_SPELLING = ("any ir_measures name (nDCG@10, P@5, RR@100, AP, R@1000, Rprec, Bpref, Judged@20, "
+                    "'P(rel=2)@10'), trec_eval's (ndcg_cut_10, P_5, recip_rank, map, recall_1000, bpref) "
+                    "or ours (ndcg@10, mrr@10, map, recall@100, p@10, judged@10)")
+# our family name -> ir_measures' measure, for family@k
+_FAMILIES = {"ndcg": "nDCG", "mrr": "RR", "p": "P", "recall": "R", "judged": "Judged"}
+_OURS = {theirs: ours for ours, theirs in _FAMILIES.items()}
+
+
+def _parse(name: str) -> Measure:
+    """The ir_measures measure ``name`` spells (ours, ir_measures' or trec_eval's; see the module docstring)."""
+    import ir_measures
+    import pytrec_eval
+
+    ours = re.fullmatch(r"(ndcg|mrr|p|recall|judged)@([0-9]+)", name)
+    text = f"{_FAMILIES[ours[1]]}@{int(ours[2])}" if ours else {"R-prec": "Rprec"}.get(name, name)
+    try:
+        return ir_measures.parse_measure(text)
+    except (NameError, ValueError, TypeError):
+        pass
+    if name in pytrec_eval.supported_nicknames:
+        raise PipelineError(f"measure {name!r} is trec_eval's name for a set of measures; name them one by one "
+                            f"({MEASURE_SPELLING})")
+    try:
+        found = ir_measures.parse_trec_measure(name)
+    except ValueError:
+        found = []
+    if len(found) != 1:
+        many = f" (trec_eval's {name!r} is {len(found)} measures)" if found else ""
+        raise PipelineError(f"unknown measure {name!r}{many}; a measure is {MEASURE_SPELLING}")
+    return found[0]
+
+
+def _our_name(measure: Measure) -> str:
+    """``ndcg@10``, ``mrr@10``, ``map``, ... for the measures this project names, ir_measures' name for the rest."""
+    import ir_measures
+
+    if measure == ir_measures.AP:
+        return "map"
+    cutoff = measure.params.get("cutoff")
+    if measure.NAME in _OURS and cutoff is not None and measure == ir_measures.measures.registry[measure.NAME] @ cutoff:
+        return f"{_OURS[measure.NAME]}@{cutoff}"
+    return str(measure)
+
+
+def _pytrec_eval_form(measure: Measure, name: str) -> tuple[Measure, int | None, bool]:
+    """How pytrec_eval computes ``measure``: the measure it is given, the depth the run is cut to first
+    (``None``: not cut) and whether every judged document counts as relevant (for Judged@k)."""
+    import ir_measures
+
+    missing = [p for p, info in measure.SUPPORTED_PARAMS.items() if info.required and p not in measure.params]
+    if measure.NAME == "Judged" and "cutoff" not in measure.params:
+        missing = ["cutoff"]
+    if missing:
+        raise PipelineError(f"measure {name!r} needs its {missing[0]} ({measure.NAME}@...)")
+    try:
+        measure.validate_params()
+    except AssertionError as e:
+        raise PipelineError(f"measure {name!r}: {e}") from None
+    params = measure.params
+    counts = [params[p] for p in ("cutoff", "rel") if p in params]
+    whole = [*counts, *params.get("gains", {}).values()]
+    if any(type(v) is not int for v in whole) or min(counts, default=1) < 1 or not 0 <= params.get("recall", 0) <= 1:
+        raise PipelineError(f"measure {name!r}: a cutoff and rel (-l) must be whole numbers of at least 1, gains "
+                            "whole numbers, IPrec's recall in [0, 1]")
+    if measure.NAME == "Judged":
+        return ir_measures.P @ measure["cutoff"], None, True
+    depth = None
+    if measure.NAME == "RR" and "cutoff" in measure.params and not measure["judged_only"]:
+        depth = measure["cutoff"]
+        measure = ir_measures.RR(**{k: v for k, v in measure.params.items() if k != "cutoff"})
+    if not ir_measures.pytrec_eval.supports(measure):
+        supported = ir_measures.pytrec_eval.SUPPORTED_MEASURES
+        forms = [str(m) for m in supported if m.NAME == measure.NAME]
+        computed = sorted({m.NAME for m in supported} | {"Judged"}, key=str.lower)
+        raise PipelineError(f"measure {name!r} ({measure}) is not computed by pytrec_eval, which computes "
+                            + (f"{measure.NAME} only as {' or '.join(forms)}" if forms else ", ".join(computed)))
+    return measure, depth, False
+
+
+def _at_level(measure: Measure, name: str, relevance_level: int) -> Measure:
+    """``measure`` with ``rel`` set to ``-l`` where it takes one and does not set its own."""
+    if "rel" not in measure.SUPPORTED_PARAMS:
+        return measure
+    if "rel" not in measure.params:
+        return measure(rel=relevance_level)
+    if relevance_level not in (1, measure.params["rel"]):
+        raise PipelineError(f"measure {name!r} sets rel={measure.params['rel']} but -l gives {relevance_level}; "
+                            "give one")
+    return measure
 
 
 def measure_name(name: str) -> str:
-    """Our name for a measure given as ours (``ndcg@10``) or trec_eval's (``ndcg_cut_10``, ``ndcg_cut.10``)."""
-    if name in MEASURES:
-        return name
-    ours = _TREC_EVAL_NAMES.get(name.replace(".", "_"))
-    if ours is None:
-        raise PipelineError(f"unknown measure {name!r}; known: {', '.join(MEASURES)} "
-                            f"(or trec_eval's {', '.join(_TREC_EVAL_NAMES)})")
-    return ours
+    """Our name for a measure given by any name (``nDCG@10``, ``ndcg_cut_10`` -> ``ndcg@10``); an error for a
+    name nobody knows or a measure pytrec_eval does not compute."""
+    measure = _parse(name)
+    _pytrec_eval_form(measure, name)
+    return _our_name(measure)
 
 
 @dataclass
@@ -72,35 +165,31 @@ class Evaluation:
 def evaluate(run: Run, qrels: Qrels, measures: Sequence[str] = DEFAULT_MEASURES, relevance_level: int = 1,
              judged_queries_only: bool = False) -> Evaluation:
     """Score ``run`` against ``qrels`` with trec_eval's semantics (see the module docstring)."""
-    import pytrec_eval
+    import ir_measures
 
-    measures = [measure_name(m) for m in measures]
+    names = [measure_name(m) for m in measures]
     if not qrels:
         raise PipelineError("the qrels are empty")
-    trec = {m: _TREC_EVAL[m] for m in measures if m in _TREC_EVAL}
     per_query: dict[str, dict[str, float]] = {q: {} for q in qrels if q in run or not judged_queries_only}
-    if trec:
-        families = {family for family, _ in trec.values()}
-        results = pytrec_eval.RelevanceEvaluator(qrels, families, relevance_level=relevance_level).evaluate(run)
-        for q in per_query:
-            for m, (_, key) in trec.items():
-                per_query[q][m] = results.get(q, {}).get(key, 0.0)
-    if "mrr@10" in measures:
-        results = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"},
-                                                 relevance_level=relevance_level).evaluate(truncate(run, 10))
-        for q in per_query:
-            per_query[q]["mrr@10"] = results.get(q, {}).get("recip_rank", 0.0)
-    if "judged@10" in measures:
-        for q in per_query:
-            top = rank(run.get(q, {}))[:10]
-            per_query[q]["judged@10"] = sum(d in qrels[q] for d, _ in top) / 10
+    # one pytrec_eval evaluation per (depth the run is cut to, judged documents as relevant)
+    groups: dict[tuple[int | None, bool], dict[Measure, str]] = {}
+    for name in dict.fromkeys(names):
+        measure, depth, judged = _pytrec_eval_form(_at_level(_parse(name), name, relevance_level), name)
+        groups.setdefault((depth, judged), {})[measure] = name
+    for (depth, judged), wanted in groups.items():
+        graded = {q: dict.fromkeys(docs, 1) for q, docs in qrels.items()} if judged else qrels
+        for metric in ir_measures.pytrec_eval.iter_calc(list(wanted), graded, truncate(run, depth) if depth else run):
+            if metric.query_id in per_query:
+                per_query[metric.query_id][wanted[metric.measure]] = metric.value
+    for q, values in per_query.items():  # -c: a query the run lacks scores 0, in the order asked
+        per_query[q] = {m: values.get(m, 0.0) for m in dict.fromkeys(names)}
     n = len(per_query)
-    aggregate = {m: (sum(v[m] for v in per_query.values()) / n if n else 0.0) for m in measures}
+    aggregate = {m: (sum(v[m] for v in per_query.values()) / n if n else 0.0) for m in names}
     convention = ("mean over queries in both run and qrels (trec_eval without -c)" if judged_queries_only
                   else "mean over all qrels queries, missing ones score 0 (trec_eval -c)")
     if relevance_level != 1:
         convention += f"; relevant means grade >= {relevance_level} (-l {relevance_level})"
-    return Evaluation(list(measures), per_query, aggregate, n, relevance_level, convention)
+    return Evaluation(names, per_query, aggregate, n, relevance_level, convention)
 
 
 def save(evaluation: Evaluation, path: Path, **context: object) -> None:
@@ -111,12 +200,14 @@ def save(evaluation: Evaluation, path: Path, **context: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.evaluate",
-        description="Score a TREC run with trec_eval's measures (pytrec_eval).",
-        epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+        description="Score a TREC run with any measure by name (ir_measures), computed by pytrec_eval.",
+        epilog=__doc__.split("\n\n", 1)[1] + "\nexample:\n  python -m pipeline.evaluate --qrels scifact:test "
+        "--run runs/scifact.test.bm25.trec -m ndcg@10 P@5 RR@100 Rprec 'P(rel=2)@10' Judged@20",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--qrels", required=True, help="qrels file (TREC or BEIR TSV) or DATASET:SPLIT")
     parser.add_argument("--run", required=True, type=Path, help="run file (TREC 6 columns or MS MARCO 3; .gz ok)")
     parser.add_argument("-m", "--measures", nargs="+", default=list(DEFAULT_MEASURES), metavar="M",
-                        help=f"measures (default: {' '.join(DEFAULT_MEASURES)}); known: {' '.join(MEASURES)}")
+                        help=f"measures: {MEASURE_SPELLING} (default: {' '.join(DEFAULT_MEASURES)})")
     parser.add_argument("-l", "--relevance-level", type=int, default=1,
                         help="minimum grade that counts as relevant for binary measures (trec_eval -l)")
     parser.add_argument("-q", "--per-query", action="store_true", help="also print per-query values")

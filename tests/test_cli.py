@@ -52,7 +52,7 @@ def test_run_end_to_end_on_a_user_dataset(scifact_slice, slice_index, tmp_path):
     (("pipeline.diff", "/nonexistent.trec", "/nonexistent.trec", "--qrels", "scifact:test"),
      r"/nonexistent.trec: no such file"),
     (("pipeline.diff", "a", "b", "--qrels", "nope:test"), r"unknown dataset 'nope'"),
-    (("pipeline.diff", "a", "b", "--qrels", "scifact:test", "-m", "ndcg"), r"unknown measure 'ndcg'"),
+    (("pipeline.diff", "a", "b", "--qrels", "scifact:test", "-m", "nope"), r"unknown measure 'nope'"),
     (("pipeline.compare", "/nonexistent.trec", "--baseline", "/nonexistent.trec", "--qrels", "scifact:test"),
      r"/nonexistent.trec: no such file"),
 ])
