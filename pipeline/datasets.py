@@ -7,9 +7,10 @@ Users add their own in a TOML file (``datasets.toml`` in the project root, or th
 
     [my-collection]
     corpus = "/data/collection.tsv"        # paths relative to this file are allowed
-    corpus_format = "tsv"                  # jsonl | beir | tsv | car
+    corpus_format = "tsv"                  # jsonl | beir | tsv | car | trec (a file or a folder)
     topics = "/data/queries.tsv"
     topics_format = "tsv"                  # tsv | trec | beir | car-outlines
+    topic_field = "title"                  # optional: title | description | narrative | title+description
     [my-collection.splits]
     dev = "/data/qrels.dev.txt"            # a qrels path, or a table:
     test = { qrels = "/data/qrels.test.txt", topics = "/data/queries.test.tsv", candidates = "/data/bm25.run" }
@@ -66,6 +67,7 @@ class Dataset:
     description: str = ""
     remove_query: bool = False  # drop hits whose docid equals the qid (Anserini's -removeQuery for BEIR)
     default_split: str = "test"
+    topic_field: str = "title"  # which text of each topic is the query (pipeline.topics.FIELDS)
 
     def split(self, name: str) -> Split:
         """The split called ``name``, or an error listing the ones this dataset has."""
@@ -80,11 +82,12 @@ class Dataset:
         return {q: d for q, d in qrels.items() if s.keep is None or s.keep(q)}
 
     def topics_for(self, split: str) -> Topics:
-        """The queries of ``split``: those with judgments in it, in the topics file's order."""
+        """The queries of ``split`` (their :attr:`topic_field`): those with judgments in it, in the
+        topics file's order."""
         s = self.split(split)
         path, fmt = (s.topics, s.topics_format or self.topics_format) if s.topics else (self.topics, self.topics_format)
         judged = self.qrels(split)
-        queries = read_topics(path, fmt)
+        queries = read_topics(path, fmt, self.topic_field)
         return {qid: text for qid, text in queries.items() if qid in judged}
 
     def docs(self) -> Iterator[Doc]:
@@ -143,7 +146,7 @@ def _resolve(base: Path, value: object, what: str, config: Path) -> Path:
 
 
 ENTRY_KEYS = ("corpus", "corpus_format", "topics", "topics_format", "splits", "description", "remove_query",
-              "default_split")
+              "default_split", "topic_field")
 SPLIT_KEYS = ("qrels", "topics", "topics_format", "candidates")
 _warned: set[str] = set()
 
@@ -185,6 +188,8 @@ def _user_dataset(config: Path, name: str, entry: object, warnings: list[str]) -
         raise PipelineError(f"{config}: {where} corpus_format must be one of {', '.join(corpora.FORMATS)}")
     if entry["topics_format"] not in topics.FORMATS:
         raise PipelineError(f"{config}: {where} topics_format must be one of {', '.join(topics.FORMATS)}")
+    if entry.get("topic_field", "title") not in topics.FIELDS:
+        raise PipelineError(f"{config}: {where} topic_field must be one of {', '.join(topics.FIELDS)}")
     splits = {}
     if not isinstance(entry["splits"], dict) or not entry["splits"]:
         raise PipelineError(f"{config}: {where} splits must be a table of split = qrels path")
@@ -210,7 +215,8 @@ def _user_dataset(config: Path, name: str, entry: object, warnings: list[str]) -
         topics=_resolve(base, entry["topics"], f"{where} topics", config), topics_format=entry["topics_format"],
         splits=splits, description=str(entry.get("description", f"user dataset from {config}")),
         remove_query=bool(entry.get("remove_query", False)),
-        default_split=str(entry.get("default_split", next(iter(splits)))))
+        default_split=str(entry.get("default_split", next(iter(splits)))),
+        topic_field=entry.get("topic_field", "title"))
 
 
 def _config() -> Path:
