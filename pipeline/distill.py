@@ -24,6 +24,10 @@ layers (uniform mapping, a fresh head) and teaches it the teacher's scores only,
 its own tokenization of the same pairs; layer losses cannot compare hidden states token by token
 across tokenizers, so ``lm+ranker`` refuses such a pair.
 
+``--teacher`` may also be an ensemble (:mod:`pipeline.ensemble`, fitted by ``pipeline.train
+ensemble``): the score losses learn the ensemble's weighted sum, and the layer losses (and a student
+cut from the teacher) use its first cross-encoder member.
+
 ``--init PATH`` starts the student from an existing checkpoint of the student's depth instead (no LM
 stage, its own pooler and head kept): a further stage of a distilled student, e.g. a second pass
 over freshly sampled negatives at a lower learning rate. A student narrower than the teacher
@@ -44,6 +48,7 @@ import torch
 from pipeline import distributed
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.datasets import get_dataset
+from pipeline.ensemble import group_scores, is_ensemble, read_ensemble
 from pipeline.errors import PipelineError
 from pipeline.initialise import is_the_lm, load_ranker, student, uniform_mapping
 from pipeline.losses import SCORE_LOSSES
@@ -145,16 +150,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         init_layers = json.loads((args.init / "config.json").read_text()).get("num_hidden_layers")
         if init_layers != layers:
             raise PipelineError(f"--init {args.init} has {init_layers} layers, not the student's {layers}")
-    if needs_teacher and not (args.teacher / "config.json").is_file():
+    if needs_teacher and not ((args.teacher / "config.json").is_file() or is_ensemble(args.teacher)):
         raise PipelineError(f"no teacher at {args.teacher}; build it with `python -m pipeline.train teacher`")
+    members = read_ensemble(args.teacher) if needs_teacher and is_ensemble(args.teacher) else None
+    layer_teacher = args.teacher  # whose layers the student is cut from or imitates
+    if members is not None:
+        cross = [m.location for m in members if m.kind == "cross-encoder"]
+        if not cross and (args.procedure == "lm+ranker" or args.student_from == "teacher"):
+            raise PipelineError(f"the ensemble {args.teacher} has no cross-encoder member whose layers a student "
+                                f"could imitate; use --procedure ranker --student-from lm")
+        layer_teacher = cross[0] if cross else None
     output = args.output or MODELS / (f"student{layers}L" + ("" if args.procedure == "lm+ranker"
                                                               else f"-{args.procedure}"))
     t0 = time.perf_counter()
     from_lm = args.procedure != "ranker" or args.student_from == "lm"
     tokenizer = AutoTokenizer.from_pretrained(args.init or (args.lm or minilm() if from_lm or not needs_teacher
-                                                            else args.teacher))
-    if args.procedure == "lm+ranker" and not same_tokenizer(tokenizer, AutoTokenizer.from_pretrained(args.teacher)):
-        raise PipelineError(f"lm+ranker compares hidden states token by token, but {args.teacher} tokenizes "
+                                                            else layer_teacher))
+    if args.procedure == "lm+ranker" and not same_tokenizer(tokenizer, AutoTokenizer.from_pretrained(layer_teacher)):
+        raise PipelineError(f"lm+ranker compares hidden states token by token, but {layer_teacher} tokenizes "
                             f"differently from the student; use --procedure ranker --student-from lm (scores only)")
     groups = training_groups(args)
     label_weight = args.label_weight if args.label_weight is not None else (0.0 if needs_teacher else 1.0)
@@ -167,9 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             mapping = uniform_mapping(layers, model.config.num_hidden_layers)
         loss = LossConfig(label_loss="softmax-ce", label_weight=label_weight, mapping=mapping)
     else:
-        scores = teacher_scores(args.teacher, groups, max_length=args.max_length)
+        scores = group_scores(members, groups, max_length=args.max_length) if members is not None else \
+            teacher_scores(args.teacher, groups, max_length=args.max_length)
         attn = "eager" if args.procedure == "lm+ranker" else "sdpa"
-        teacher_model = load_ranker(args.teacher, attn=attn)
+        teacher_model = load_ranker(layer_teacher or args.lm or minilm(), attn=attn)
         mapping = uniform_mapping(layers, teacher_model.config.num_hidden_layers)
         if args.init is not None:
             model = load_ranker(args.init, attn=attn)

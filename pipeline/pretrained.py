@@ -46,6 +46,10 @@ def mpnet(target: Path | None = None) -> Path:
     return assemble(installed_parts(), target, MPNET_SHA256)
 
 
+#: The names of the packaged models (:func:`packaged`).
+PACKAGED = ("minilm", "mpnet")
+
+
 def packaged(name: str) -> Path:
     """``minilm`` and ``mpnet`` name the packaged models; anything else is a directory path."""
     return {"minilm": minilm, "mpnet": mpnet}.get(name, lambda: Path(name).expanduser())()

@@ -1,4 +1,4 @@
-"""``python -m pipeline.train teacher``: fine-tune the teacher cross-encoder on labels.
+"""``python -m pipeline.train teacher|ensemble``: fine-tune the teacher cross-encoder, or fit an ensemble teacher.
 
 The default teacher has 12 layers (the paper's depth), made by progressive stacking of the
 packaged 6-layer all-MiniLM-L6-v2 (``--layers 6`` trains it as is; ``--init PATH`` starts from any
@@ -6,6 +6,12 @@ BERT checkpoint, e.g. bert-base-uncased). Training groups (1 relevant + ``--nega
 negatives) come from the train split of every ``--dataset``. Losses: softmax cross-entropy over
 each group (default) or pointwise BCE (monoBERT). The model is saved to ``models/teacher`` as a
 normal Hugging Face directory; ``--resume`` continues from the last checkpoint.
+
+``ensemble`` fits the weights of an ensemble teacher (:mod:`pipeline.ensemble`: cross-encoders and
+bi-encoders, their raw scores summed with weights) on dev sets, e.g.
+``python -m pipeline.train ensemble --member cross-encoder:models/teacher-ce --member bi-encoder:mpnet
+--fit-on scifact:dev --fit-on msmarco-dl19:test --output models/teacher``; students distil from it with
+``python -m pipeline.distill --teacher models/teacher``.
 """
 
 from __future__ import annotations
@@ -75,11 +81,14 @@ def schedule(args: argparse.Namespace) -> Schedule:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.train",
-                                     description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["teacher"], help="what to train")
+    top = argparse.ArgumentParser(prog="python -m pipeline.train",
+                                  description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+                                  epilog=__doc__.split("\n\n", 1)[1],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="what", required=True, metavar="{teacher,ensemble}")
+    parser = commands.add_parser("teacher", help="fine-tune a cross-encoder teacher on labels (and soft labels)",
+                                 description="Fine-tune a cross-encoder teacher on the training groups' labels.")
+    _add_ensemble_command(commands)
     parser.add_argument("--init", type=Path, help="starting checkpoint: a directory, or 'mpnet' for the packaged "
                                                   "all-mpnet-base-v2 (default: the packaged all-MiniLM-L6-v2)")
     parser.add_argument("--layers", type=int, default=12, help="teacher depth; more than --init's by stacking")
@@ -97,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     soft.add_argument("--soft-max-length", type=int, default=256, help="tokens per text when encoding (default: 256)")
     add_schedule_args(parser, epochs=1.0, lr=3e-5)
     add_debug_flag(parser)
-    args = parser.parse_args(argv)
+    args = top.parse_args(argv)
+    if args.what == "ensemble":
+        return _fit_ensemble(args)
     from transformers import AutoTokenizer, set_seed
     from transformers.utils import logging as hf_logging
 
@@ -129,6 +140,51 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                     "examples_s": round(time.perf_counter() - t0, 1)})
     print(f"saved {args.output}: {summary['steps']} steps, loss {summary['first_logged_loss']} -> "
           f"{summary['last_logged_loss']}")
+    return 0
+
+
+def _add_ensemble_command(commands) -> None:
+    """``pipeline.train ensemble``'s flags."""
+    from pipeline.ensemble import parse_member
+
+    ens = commands.add_parser("ensemble", help="fit an ensemble teacher's weights on dev sets",
+                              description="Fit the weights of an ensemble teacher (cross-encoders and bi-encoders, "
+                                          "raw scores summed with weights) on dev sets' candidates, and write "
+                                          "OUTPUT/ensemble.json with the figures of the fit.")
+    ens.add_argument("--member", action="append", required=True, type=parse_member, metavar="KIND:PATH",
+                     help="a member (repeatable): cross-encoder:DIR, or bi-encoder:mpnet|minilm|DIR; the first "
+                          "member's weight is fixed at 1")
+    ens.add_argument("--fit-on", action="append", metavar="DATASET:SPLIT[@DEPTH]",
+                     help="dev set(s) to fit on (repeatable; @DEPTH: its own depth; default: scifact:dev and "
+                          "car-test200:dev); never a test split you report")
+    ens.add_argument("--depth", type=int, default=20, help="candidates per query (default: 20; a dataset's official "
+                                                           "candidates where it has them, else BM25's)")
+    ens.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
+                     help="weights tried for each member after the first (default: 0 0.25 0.5 1 2 4)")
+    ens.add_argument("--scale", type=float, default=20.0, help="bi-encoders: cosine x this (default: 20)")
+    ens.add_argument("--max-length", type=int, default=256, help="bi-encoders: tokens per text (default: 256)")
+    ens.add_argument("--output", type=Path, default=MODELS / "teacher-ensemble", help="the ensemble's directory")
+    ens.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_debug_flag(ens)
+
+
+def _fit_ensemble(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from pipeline.ensemble import fit, write_ensemble
+    from pipeline.provenance import record
+
+    members = [replace(m, scale=args.scale, max_length=args.max_length) for m in args.member]
+    t0 = time.perf_counter()
+    fitted, figures = fit(members, args.fit_on or ["scifact:dev", "car-test200:dev"], depth=args.depth,
+                          grid=args.grid, progress=not args.no_progress)
+    write_ensemble(args.output, fitted, **record(config={"members": [m.label for m in members],
+                                                         "seconds": round(time.perf_counter() - t0, 1)},
+                                                 seed=None, **figures))
+    print(f"saved {args.output}: weights " + ", ".join(f"{m.label} {m.weight}" for m in fitted))
+    for name, row in figures["dev"].items():
+        print(f"{name}: ensemble nDCG@10 {row['ensemble']:.4f}; members " +
+              ", ".join(f"{k} {v:.4f}" for k, v in row["members"].items()))
     return 0
 
 

@@ -68,26 +68,6 @@ def test_packaged_names_and_paths():
     assert packaged("some/dir") == Path("some/dir")
 
 
-@pytest.fixture(scope="module")
-def tiny_mpnet(tiny_bert, tmp_path_factory) -> Path:
-    """A tiny MPNet with the tiny BERT's vocabulary (MPNet's tokenizer is BERT's WordPiece)."""
-    from transformers import MPNetConfig, MPNetForMaskedLM, MPNetTokenizerFast
-
-    out = tmp_path_factory.mktemp("tiny-mpnet")
-    tokenizer = MPNetTokenizerFast(vocab=str(tiny_bert / "vocab.txt"), model_max_length=64, bos_token="[CLS]",
-                                   cls_token="[CLS]", eos_token="[SEP]", sep_token="[SEP]", unk_token="[UNK]",
-                                   pad_token="[PAD]", mask_token="[MASK]")
-    tokenizer.save_pretrained(out)
-    torch.manual_seed(0)
-    config = MPNetConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=80, pad_token_id=tokenizer.pad_token_id)
-    MPNetForMaskedLM(config).mpnet.save_pretrained(out, safe_serialization=True)
-    (out / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Transformer"},
-                                                  {"type": "sentence_transformers.models.Pooling"},
-                                                  {"type": "sentence_transformers.models.Normalize"}]))
-    return out
-
-
 def test_an_mpnet_ranker_trains_on_soft_labels_and_scores(tiny_mpnet, tmp_path):
     groups = _groups()
     scores = biencoder_scores(tiny_mpnet, groups, scale=20.0)

@@ -1,0 +1,275 @@
+"""Ensemble teachers: a fixed weighted sum of several rankers' scores for each (query, passage) pair.
+
+An ensemble of a cross-encoder and web-trained bi-encoders can rank better than any of its
+members, and students distilled from such an ensemble keep more of it than students of one
+teacher (Hofstätter et al., 2020, *Improving Efficient Neural Ranking Models with Cross-Architecture
+Knowledge Distillation*). A member is a cross-encoder directory (its logit) or a
+sentence-transformers bi-encoder (``scale`` x the cosine of the two vectors, the scale it was
+trained at). The sum is over raw scores, not per-query normalised ones, so a training group of four
+passages and a list of a hundred candidates give a pair the same score: what a student learns
+from is what is measured.
+
+An ensemble is a directory holding ``ensemble.json``: its members (kind, path, weight, and for a
+bi-encoder its scale and max length), the dev sets its weights were fitted on and the figures they
+gave. A path is a packaged name (``mpnet``, ``minilm``), absolute, or relative to the project root.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipeline.atomic import write_json
+from pipeline.errors import PipelineError
+from pipeline.examples import Group
+from pipeline.passages import Passages
+from pipeline.paths import ROOT
+from pipeline.qrels import Qrels
+from pipeline.runs import Run
+from pipeline.topics import Topics
+
+ENSEMBLE_FILE = "ensemble.json"
+KINDS = ("cross-encoder", "bi-encoder")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One ranker of an ensemble and its weight."""
+
+    kind: str
+    path: str
+    weight: float = 1.0
+    scale: float = 20.0  # bi-encoders: cosine x scale
+    max_length: int = 256  # bi-encoders: tokens per text
+
+    @property
+    def location(self) -> Path:
+        """The member's model directory (a packaged bi-encoder is assembled or found on first use)."""
+        from pipeline.pretrained import PACKAGED, packaged
+
+        if self.path in PACKAGED:
+            return packaged(self.path)
+        path = Path(self.path).expanduser()
+        return path if path.is_absolute() else ROOT / path
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.path}"
+
+
+def parse_member(spec: str) -> Member:
+    """``cross-encoder:PATH`` or ``bi-encoder:NAME|PATH`` (the ``--member`` flag)."""
+    kind, sep, path = spec.partition(":")
+    if not sep or kind not in KINDS or not path:
+        raise PipelineError(f"--member {spec!r}: expected cross-encoder:PATH or bi-encoder:NAME|PATH")
+    return Member(kind, path)
+
+
+def is_ensemble(path: Path) -> bool:
+    """True when ``path`` is an ensemble's directory."""
+    return (path / ENSEMBLE_FILE).is_file()
+
+
+def read_ensemble(path: Path) -> list[Member]:
+    """The members recorded in ``path/ensemble.json``, each checked."""
+    file = path / ENSEMBLE_FILE
+    try:
+        members = [Member(**m) for m in json.loads(file.read_text())["members"]]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise PipelineError(f"{file}: not an ensemble ({err})") from None
+    for m in members:
+        if m.kind not in KINDS:
+            raise PipelineError(f"{file}: member {m.path} has kind {m.kind!r}, not one of {', '.join(KINDS)}")
+    if not members:
+        raise PipelineError(f"{file}: an ensemble needs at least one member")
+    return members
+
+
+def write_ensemble(path: Path, members: Sequence[Member], **record: object) -> None:
+    """Write ``path/ensemble.json`` atomically, with what the fit measured (``record``)."""
+    write_json(path / ENSEMBLE_FILE, {"members": [asdict(m) for m in members], **record})
+
+
+def combine(runs: Sequence[Run], weights: Sequence[float]) -> Run:
+    """``sum_i weights[i] * runs[i][q][d]`` for every pair; every run must score the same pairs."""
+    first = runs[0]
+    for i, run in enumerate(runs[1:], 1):
+        if any(run.get(q, {}).keys() != docs.keys() for q, docs in first.items()) or run.keys() != first.keys():
+            raise PipelineError(f"ensemble member {i} scored other pairs than member 0: members must rerank the "
+                                f"same candidates")
+    return {q: {d: sum(w * run[q][d] for run, w in zip(runs, weights, strict=True)) for d in docs}
+            for q, docs in first.items()}
+
+
+def fit_weights(member_runs: Sequence[Sequence[Run]], qrels: Sequence[Qrels],
+                grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0), measure: str = "ndcg@10",
+                ) -> tuple[list[float], float]:
+    """The weights (the first member's fixed at 1, the others from ``grid``) that maximise the mean of
+    ``measure`` over the dev sets; ``member_runs[s][m]`` is member ``m``'s run of dev set ``s``."""
+    from pipeline.evaluate import evaluate
+
+    best: tuple[float, list[float]] | None = None
+    n = len(member_runs[0])
+    for rest in itertools.product(grid, repeat=n - 1):
+        weights = [1.0, *rest]
+        score = sum(evaluate(combine(runs, weights), q, [measure]).aggregate[measure]
+                    for runs, q in zip(member_runs, qrels, strict=True)) / len(qrels)
+        if best is None or score > best[0]:
+            best = (score, weights)
+    assert best is not None
+    return best[1], best[0]
+
+
+def cosine_rerank(candidates: Run, topics: Topics, passages: Passages, member: Member, device: str = "cpu",
+                  progress: bool = True) -> Run:
+    """Every candidate scored by a bi-encoder member: ``scale`` x the cosine of query and passage."""
+    from pipeline.biencoder import BiEncoder
+
+    model = BiEncoder(member.location, device=device, max_length=member.max_length)
+    qids = list(candidates)
+    docids = list(dict.fromkeys(d for q in qids for d in candidates[q]))
+    with tqdm(total=len(qids) + len(docids), desc=f"bi-encoder {member.path}", unit=" texts",
+              disable=not progress) as bar:
+        q_vec = dict(zip(qids, model.encode([topics.get(q, "") for q in qids], on_batch=bar.update), strict=True))
+        d_vec = dict(zip(docids, model.encode([passages.get(d) for d in docids], on_batch=bar.update), strict=True))
+    return {q: {d: float(member.scale * q_vec[q] @ d_vec[d]) for d in candidates[q]} for q in qids}
+
+
+def group_scores(members: Sequence[Member], groups: list[Group], max_length: int | None = None,
+                 progress: Callable[[str], None] = print) -> list[list[float]]:
+    """The ensemble's score of each training group's passages (each member's scores cached)."""
+    from pipeline.teacher_scores import biencoder_scores, teacher_scores
+
+    total = [[0.0] * len(g.texts) for g in groups]
+    for m in members:
+        progress(f"ensemble member {m.label} (weight {m.weight}) scores {len(groups)} groups")
+        scores = teacher_scores(m.location, groups, max_length=max_length) if m.kind == "cross-encoder" else \
+            biencoder_scores(m.location, groups, scale=m.scale, max_length=m.max_length)
+        for row, s in zip(total, scores, strict=True):
+            for j, v in enumerate(s):
+                row[j] += m.weight * v
+    return total
+
+
+def member_run(member: Member, candidates: Run, topics: Topics, passages: Passages, cache: Path,
+               progress: bool = True) -> Run:
+    """``member``'s scores of ``candidates``, cached in ``cache`` (a cross-encoder's rerank resumes from
+    its ``.partial`` checkpoint, as ``pipeline.run``'s does)."""
+    from pipeline.runs import read_run, write_run
+
+    if cache.is_file():
+        return read_run(cache)
+    if member.kind == "bi-encoder":
+        run = cosine_rerank(candidates, topics, passages, member, progress=progress)
+    else:
+        from pipeline.crossencoder import CrossEncoder, available_cores
+        from pipeline.rerank import checkpoint_files, rerank
+
+        model = CrossEncoder(member.location, threads=available_cores())
+        weights = sorted(member.location.glob("*.safetensors"))
+        settings = {"path": str(member.location.resolve()), "max_length": model.max_length,
+                    "weights_mtime": [w.stat().st_mtime_ns for w in weights]}
+        partial = cache.with_name(cache.name + ".partial")
+        run, _ = rerank(candidates, topics, passages, model, partial, settings, progress=progress)
+        for path in checkpoint_files(partial):
+            path.unlink(missing_ok=True)
+    write_run(cache, run, "member")
+    return read_run(cache)  # the scores as stored, so a cached and a fresh fit agree to the digit
+
+
+def member_cache(member: Member, name: str, candidates: Run) -> Path:
+    """Where ``member``'s run of ``candidates`` (of dataset split ``name``) is cached: keyed by the
+    member, its weights' times and the candidates."""
+    import hashlib
+
+    from pipeline.paths import RUN_CACHE
+
+    weights = sorted(member.location.glob("*.safetensors"))
+    key = hashlib.sha256(json.dumps([member.label, member.scale, member.max_length, str(member.location.resolve()),
+                                     [w.stat().st_mtime_ns for w in weights],
+                                     sorted((q, sorted(d)) for q, d in candidates.items())]).encode()).hexdigest()[:16]
+    return RUN_CACHE / f"{name}.ensemble-member.{key}.trec"
+
+
+def dev_candidates(spec: str, depth: int) -> tuple[str, Run, Topics, Qrels, Passages]:
+    """A dev set ``dataset:split[@depth]`` to fit weights on: its official candidates where it has them,
+    else its BM25 candidates (cached), the top ``depth`` of either (``@depth`` overrides it), with
+    topics, qrels and passages."""
+    from pipeline.bm25 import cached_search
+    from pipeline.datasets import dataset_split
+    from pipeline.index import index_dir
+    from pipeline.runs import read_run, truncate
+
+    spec, _, at = spec.partition("@")
+    if at:
+        if not at.isdigit() or int(at) < 1:
+            raise PipelineError(f"--fit-on {spec}@{at}: the depth after @ must be a positive number")
+        depth = int(at)
+    found = dataset_split(spec)
+    if found is None:
+        raise PipelineError(f"--fit-on {spec!r}: expected DATASET:SPLIT[@DEPTH], e.g. scifact:dev or "
+                            f"msmarco-dl19:test@100")
+    ds, split = found
+    topics, qrels = ds.topics_for(split), ds.qrels(split)
+    official = ds.split(split).candidates
+    candidates = truncate(read_run(official), depth) if official else \
+        cached_search(ds.name, split, topics, index_dir(ds.name), depth=depth, remove_query=ds.remove_query)
+    candidates = {q: docs for q, docs in candidates.items() if q in topics}
+    return f"{ds.name}.{split}.top{depth}", candidates, topics, qrels, Passages(docs=ds.docs())
+
+
+def fit(members: Sequence[Member], dev_sets: Sequence[str], depth: int = 20,
+        grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0), progress: bool = True) -> tuple[list[Member], dict]:
+    """Score each dev set's candidates by every member, then choose the weights (:func:`fit_weights`).
+
+    Returns the members with their fitted weights and a record of the fit: nDCG@10 of each member
+    alone and of the ensemble on each dev set.
+    """
+    from pipeline.evaluate import evaluate
+
+    runs, qrels, names = [], [], []
+    for spec in dev_sets:
+        name, candidates, topics, q, passages = dev_candidates(spec, depth)
+        runs.append([member_run(m, candidates, topics, passages, member_cache(m, name, candidates), progress)
+                     for m in members])
+        qrels.append(q)
+        names.append(name)
+    weights, mean = fit_weights(runs, qrels, grid)
+    fitted = [Member(**{**asdict(m), "weight": w}) for m, w in zip(members, weights, strict=True)]
+
+    def ndcg(run: Run, q: Qrels) -> float:
+        return round(evaluate(run, q, ["ndcg@10"]).aggregate["ndcg@10"], 4)
+
+    dev = {name: {"members": {m.label: ndcg(r, q) for m, r in zip(members, rs, strict=True)},
+                  "ensemble": ndcg(combine(rs, weights), q)}
+           for name, rs, q in zip(names, runs, qrels, strict=True)}
+    return fitted, {"fitted_on": list(dev_sets), "depth": depth, "grid": list(grid), "measure": "ndcg@10",
+                    "mean": round(mean, 4), "dev": dev}
+
+
+def ensemble_rerank(members: Sequence[Member], candidates: Run, topics: Topics, passages: Passages, name: str,
+                    progress: bool = True) -> tuple[Run, dict]:
+    """Rerank ``candidates`` (of dataset split ``name``) with an ensemble: each member's run (cached, so
+    a rerun or another ensemble of the same members scores nothing twice), weighted and summed.
+
+    Returns the run and, per member, its weight, the seconds it took and whether its run was cached.
+    """
+    import time
+
+    runs, info = [], []
+    for m in members:
+        cache = member_cache(m, name, candidates)
+        cached, t0 = cache.is_file(), time.perf_counter()
+        runs.append(member_run(m, candidates, topics, passages, cache, progress))
+        info.append({"member": m.label, "weight": m.weight, "cached": cached,
+                     "seconds": round(time.perf_counter() - t0, 3)})
+    pairs = sum(len(d) for d in candidates.values())
+    scored = sum(i["seconds"] for i in info if not i["cached"])
+    return combine(runs, [m.weight for m in members]), {
+        "members": info, "pairs": pairs, "seconds": round(scored, 3),
+        "pairs_per_s": round(pairs / scored, 1) if scored and not any(i["cached"] for i in info) else None}
