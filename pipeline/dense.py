@@ -1,12 +1,16 @@
 """The dense first stage: a faiss index of bi-encoder vectors, built resumably, searched like BM25.
 
 ``indexes/<dataset>.<encoder>/`` holds ``index.faiss``, ``docids.txt`` and the manifest
-``pipeline-dense-index.json`` (encoder, pooling, normalisation, max length, index type and
-parameters, timings, versions). The build encodes the collection in shards of ``shard_size``
-documents kept in a staging directory beside the target, so a killed build resumes from the last
-finished shard; the staging directory becomes the index by a rename once complete. The index is
-an exact inner-product ``IndexFlatIP`` by default, or ``IndexHNSWFlat`` (``--hnsw M``) with its
-``efConstruction`` and ``efSearch`` recorded.
+``pipeline-dense-index.json`` (encoder, pooling, normalisation, max length, query and passage
+prompts, index type and parameters, timings, versions). The build encodes the collection in
+shards of ``shard_size`` documents kept in a staging directory beside the target, so a killed
+build resumes from the last finished shard; the staging directory becomes the index by a rename
+once complete. The index is an exact inner-product ``IndexFlatIP`` by default, or
+``IndexHNSWFlat`` (``--hnsw M``) with its ``efConstruction`` and ``efSearch`` recorded.
+
+Passages are encoded with the encoder's passage prompt and the queries searched with its query
+prompt (E5's ``"passage: "``/``"query: "``); both are recorded, an index is not reused under other
+prompts, and a search with another passage prompt than the index was built with is refused.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,18 +54,37 @@ def read_dense_manifest(index: Path) -> dict | None:
         return None
 
 
+def built_prompts(manifest: dict) -> dict[str, str | None]:
+    """The query and passage prompts a dense index was built with (none before prompts were recorded)."""
+    enc = manifest["encoder"]
+    return {"query_prompt": enc.get("query_prompt"), "passage_prompt": enc.get("passage_prompt")}
+
+
+def check_reuse(index: Path, manifest: dict, query_prompt: str | None, passage_prompt: str | None) -> None:
+    """Refuse to reuse the complete ``index`` when it was built with other prompts than these."""
+    wanted = {"query_prompt": query_prompt or None, "passage_prompt": passage_prompt or None}
+    if built_prompts(manifest) != wanted:
+        raise PipelineError(f"dense index {index} was built with {_show(built_prompts(manifest))}, not "
+                            f"{_show(wanted)}; --force rebuilds it, or give it another --index")
+
+
+def _show(prompts: dict[str, str | None]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v!r}" for k, v in prompts.items())
+
+
 def build_dense_index(docs: Sequence[Doc], target: Path, encoder: BiEncoder, source: dict, shard_size: int = 2048,
                       hnsw_m: int | None = None, ef_construction: int = 200, ef_search: int = 128,
                       progress: bool = True, empty_documents: Sequence[str] = ()) -> dict:
     """Encode ``docs`` and write the faiss index at ``target`` (reused when complete); returns the manifest.
 
     The manifest records which collection ``docs`` are (:mod:`pipeline.collection`) and the ids of
-    the empty documents the caller left out.
+    the empty documents the caller left out. Passages are encoded with the encoder's passage prompt.
     """
     import faiss
 
     existing = read_dense_manifest(target)
     if existing is not None:
+        check_reuse(target, existing, encoder.query_prompt, encoder.passage_prompt)
         return existing
     with exclusive(target, "built"):
         staging = target.parent / f".{target.name}.building"
@@ -81,7 +105,7 @@ def build_dense_index(docs: Sequence[Doc], target: Path, encoder: BiEncoder, sou
                     resumed += len(part)
                     bar.update(len(part))
                     continue
-                vectors = encoder.encode([d.contents for d in part], on_batch=bar.update)
+                vectors = encoder.encode_passages([d.contents for d in part], on_batch=bar.update)
                 with atomic_open(shard, "wb") as f:
                     np.save(f, vectors)
         encode_s = time.perf_counter() - t0
@@ -121,9 +145,15 @@ def _read_plan(staging: Path) -> dict | None:
 
 
 class DenseSearcher:
-    """Top-k search over a dense index with the encoder that built it."""
+    """Top-k search over a dense index with the encoder that built it.
 
-    def __init__(self, index: Path, device: str = "cpu", dataset: str | None = None) -> None:
+    Queries get the query prompt the index was built with unless ``query_prompt`` is given (then
+    a warning when it differs); a ``passage_prompt`` other than the index's is refused, since its
+    vectors cannot change.
+    """
+
+    def __init__(self, index: Path, device: str = "cpu", dataset: str | None = None,
+                 query_prompt: str | None = None, passage_prompt: str | None = None) -> None:
         import faiss
 
         manifest = read_dense_manifest(index)
@@ -132,7 +162,18 @@ class DenseSearcher:
                                 f"{dataset or index.name.split('.')[0]} --dense")
         self.manifest = manifest
         enc = manifest["encoder"]
-        self.encoder = BiEncoder(enc["path"], device=device, max_length=enc["max_length"])
+        built = built_prompts(manifest)
+        if passage_prompt is not None and (passage_prompt or None) != built["passage_prompt"]:
+            raise PipelineError(f"{index} was built with passage prompt {built['passage_prompt']!r}, not "
+                                f"{passage_prompt!r}: drop --passage-prompt, or rebuild it with python -m "
+                                f"pipeline.index --dense --passage-prompt ... --force")
+        if query_prompt is None:
+            query_prompt = built["query_prompt"]
+        elif (query_prompt or None) != built["query_prompt"]:
+            print(f"warning: searching {index} with query prompt {query_prompt or None!r}; it was built with "
+                  f"{built['query_prompt']!r}", file=sys.stderr)
+        self.encoder = BiEncoder(enc["path"], device=device, max_length=enc["max_length"],
+                                 query_prompt=query_prompt, passage_prompt=built["passage_prompt"])
         self.index = faiss.read_index(str(index / "index.faiss"))
         if manifest["index"]["type"] == "IndexHNSWFlat":
             self.index.hnsw.efSearch = manifest["index"]["efSearch"]
@@ -142,7 +183,7 @@ class DenseSearcher:
         """Top-``k`` documents by inner product for every query, in the topics' order."""
         qids = list(topics)
         with tqdm(total=len(qids), desc="dense queries", unit=" q", disable=not progress) as bar:
-            vectors = self.encoder.encode([topics[q] for q in qids], on_batch=bar.update)
+            vectors = self.encoder.encode_queries([topics[q] for q in qids], on_batch=bar.update)
         depth = min(k + (1 if remove_query else 0), len(self.docids))
         scores, rows = self.index.search(vectors, depth)
         run: Run = {}

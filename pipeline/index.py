@@ -126,7 +126,8 @@ def _build(docs: Iterable[Doc], target: Path, source: dict, threads: int, force:
 def define_args(parser: argparse.ArgumentParser) -> None:
     """The command-line flags of ``pipeline.index``."""
     src = parser.add_argument_group("what to index (one of)")
-    src.add_argument("--dataset", help="a registered dataset (car-test200, scifact, msmarco-dl19, or yours)")
+    src.add_argument("--dataset", help="a registered dataset (car-test200, scifact, msmarco-dl19, yours from "
+                                       "datasets.toml, or irds:<ir_datasets id>)")
     src.add_argument("--collection", type=Path, help="a collection file to index instead of a dataset")
     parser.add_argument("--format", choices=corpora.FORMATS, help="format of --collection")
     parser.add_argument("--index", type=Path,
@@ -143,6 +144,12 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     dense.add_argument("--shard-size", type=int, default=2048, help="documents per resumable shard")
     dense.add_argument("--device", default="cpu", help="cpu or cuda")
     dense.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="encoding precision")
+    dense.add_argument("--passage-prompt", metavar="TEXT",
+                       help="text put before every document when encoding it, as the encoder was trained: "
+                            "'passage: ' for E5 (default: none); recorded in the index")
+    dense.add_argument("--query-prompt", metavar="TEXT",
+                       help="the query prompt to record for searching it: 'query: ' for E5, 'Represent this "
+                            "sentence for searching relevant passages: ' for BGE (default: none)")
     add_debug_flag(parser)
 
 
@@ -186,18 +193,20 @@ def _encoder_name(path: Path | None) -> str:
 def _dense(args: argparse.Namespace, docs: Iterable[Doc], source: dict, target: Path) -> int:
     """``--dense``: the faiss index of the collection (see :mod:`pipeline.dense`)."""
     from pipeline.biencoder import BiEncoder
-    from pipeline.dense import build_dense_index, read_dense_manifest
+    from pipeline.dense import build_dense_index, check_reuse, read_dense_manifest
 
     if args.force and read_dense_manifest(target) is not None:
         shutil.rmtree(target)
-    elif read_dense_manifest(target) is not None:
+    elif (built := read_dense_manifest(target)) is not None:
+        check_reuse(target, built, args.query_prompt, args.passage_prompt)
         print(f"dense index {target} is complete; reusing it (--force rebuilds)")
         return 0
     empty: list[str] = []
     kept = list(without_empty(docs, empty))  # read (and checked) before the encoder loads
     if empty:
         print(empty_note(empty), file=sys.stderr)
-    encoder = BiEncoder(args.encoder, device=args.device, dtype=args.dtype)
+    encoder = BiEncoder(args.encoder, device=args.device, dtype=args.dtype, query_prompt=args.query_prompt,
+                        passage_prompt=args.passage_prompt)
     manifest = build_dense_index(kept, target, encoder, {**source, "encoder": str(encoder.path)}, empty_documents=empty,
                                  shard_size=args.shard_size, hnsw_m=args.hnsw, ef_construction=args.ef_construction,
                                  ef_search=args.ef_search)

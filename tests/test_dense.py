@@ -74,11 +74,11 @@ def test_interrupted_encoding_resumes_from_its_shards(tiny_encoder, slice_docs, 
     calls = {"n": 0}
     real = enc.encode
 
-    def dies_on_the_third_shard(texts, on_batch=None):
+    def dies_on_the_third_shard(texts, on_batch=None, prompt=None):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(texts, on_batch)
+        return real(texts, on_batch, prompt)
     enc.encode = dies_on_the_third_shard
     with pytest.raises(KeyboardInterrupt):
         build_dense_index(slice_docs, tmp_path / "resumed", enc, {}, shard_size=200, progress=False)
