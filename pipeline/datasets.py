@@ -15,6 +15,9 @@ Users add their own in a TOML file (``datasets.toml`` in the project root, or th
     dev = "/data/qrels.dev.txt"            # a qrels path, or a table:
     test = { qrels = "/data/qrels.test.txt", topics = "/data/queries.test.tsv", candidates = "/data/bm25.run" }
 
+Any ``ir_datasets`` dataset is one by the name ``irds:<id>`` (``irds:beir/scifact/test``; see
+:mod:`pipeline.irds`), and ``--qrels``/``--topics`` take ``irds:<id>`` as they take ``DATASET:SPLIT``.
+
 Splits are defined here, once and deterministically: TREC CAR pages go 60/20/20 to
 train/dev/test by an MD5 of the page id; SciFact keeps its official train/test and holds out
 the train queries whose MD5 bucket is below 20 (of 100) as dev.
@@ -247,27 +250,37 @@ def registry() -> dict[str, Dataset]:
 
 
 def get_dataset(name: str) -> Dataset:
-    """The dataset called ``name``, or an error that lists the known ones."""
+    """The dataset called ``name`` (``irds:<id>`` for an ir_datasets one), or an error that lists the known ones."""
+    from pipeline import irds
+
+    if irds.is_irds(name):
+        return irds.irds_dataset(name)
     user, broken = _user()
     datasets = {**_builtin(), **user}
     if name in broken:
         raise PipelineError(broken[name])
     if name not in datasets:
-        note = f"; {broken['*']}" if "*" in broken else f" (add your own in {_config()})"
+        note = f"; {broken['*']}" if "*" in broken else \
+            f" (add your own in {_config()}, or name an ir_datasets one as irds:<id>)"
         raise PipelineError(f"unknown dataset {name!r}; known: {', '.join(sorted(datasets))}{note}")
     return datasets[name]
 
 
 def dataset_split(spec: str) -> tuple[Dataset, str] | None:
-    """``DATASET:SPLIT`` as a dataset and split when ``spec`` is no existing path."""
-    if ":" in spec and not Path(spec).exists():
-        name, split = spec.split(":", 1)
-        return get_dataset(name), split
-    return None
+    """``DATASET:SPLIT``, or ``irds:<id>[:SPLIT]`` (its one split), as a dataset and split when
+    ``spec`` is no existing path."""
+    if ":" not in spec or Path(spec).exists():
+        return None
+    if spec.startswith("irds:"):
+        name, _, split = spec.partition(":")[2].partition(":")
+        ds = get_dataset(f"irds:{name}")
+        return ds, split or ds.default_split
+    name, split = spec.split(":", 1)
+    return get_dataset(name), split
 
 
 def load_qrels(spec: str) -> Qrels:
-    """Qrels from a path, or from a registered ``DATASET:SPLIT`` such as ``scifact:test``."""
+    """Qrels from a path, or from a registered ``DATASET:SPLIT`` such as ``scifact:test`` (or ``irds:<id>``)."""
     named = dataset_split(spec)
     return named[0].qrels(named[1]) if named else read_qrels(spec)
 
