@@ -1,8 +1,10 @@
 """The BM25 first stage: Pyserini's ``LuceneSearcher`` over an index built by ``pipeline.index``.
 
 ``k1`` and ``b`` are always set explicitly (Pyserini changes them silently only for its
-prebuilt indexes). Queries are searched in chunks so the JVM's memory stays bounded, and
-hits become ``(docid, score)`` at once.
+prebuilt indexes). Query likelihood with Dirichlet smoothing (QLD, ``set_qld``) may replace
+BM25, and RM3 pseudo-relevance feedback (``set_rm3``) may expand the queries of either, as
+Pyserini's ``--qld`` and ``--rm3`` do. Queries are searched in chunks so the JVM's memory stays
+bounded, and hits become ``(docid, score)`` at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import importlib
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,6 +27,21 @@ from pipeline.topics import Topics
 
 CHUNK = 100
 CACHE = RUN_CACHE
+MU = 1000.0  # QLD's Dirichlet mu: Pyserini's set_qld default
+
+
+@dataclass(frozen=True)
+class RM3:
+    """RM3 pseudo-relevance feedback as Pyserini's ``LuceneSearcher.set_rm3`` takes it, with its defaults."""
+
+    fb_terms: int = 10
+    fb_docs: int = 10
+    original_query_weight: float = 0.5
+
+
+def ranker_name(qld: bool = False, rm3: bool = False) -> str:
+    """``bm25``, ``bm25+rm3``, ``qld`` or ``qld+rm3``: what caches and runs of these settings are named."""
+    return ("qld" if qld else "bm25") + ("+rm3" if rm3 else "")
 
 
 def _prebuilt_names() -> set[str]:
@@ -43,7 +61,7 @@ def open_searcher(index: Path):
         return LuceneSearcher(str(index))
     except JavaException as err:
         text = str(err)
-        fix = f"rebuild it: python -m pipeline.index --index {index} --force (with its --dataset or --collection)"
+        fix = f"rebuild it: {_rebuild(index)}"
         if "IndexFormatTooOld" in text or "IndexFormatTooNew" in text:
             detail = " ".join(text.split("Format version is not supported", 1)[-1].split(". ", 1)[0].split())
             detail = detail.split("): ", 1)[-1].strip(" :")  # drop the resource name, keep "1 (needs ...)"
@@ -54,6 +72,11 @@ def open_searcher(index: Path):
         raise
 
 
+def _rebuild(index: Path) -> str:
+    """The command that rebuilds ``index`` in place."""
+    return f"python -m pipeline.index --index {index} --force (with its --dataset or --collection)"
+
+
 def _anserini_version() -> str:
     from pipeline.java import anserini_jar
 
@@ -61,9 +84,14 @@ def _anserini_version() -> str:
 
 
 class BM25:
-    """A BM25 searcher over one Lucene index."""
+    """A BM25 searcher over one Lucene index; QLD instead when ``mu`` is given, and RM3 on top when ``rm3`` is.
 
-    def __init__(self, index: str | Path, k1: float = 0.9, b: float = 0.4, dataset: str | None = None) -> None:
+    The settings are applied as Pyserini's ``python -m pyserini.search.lucene`` applies them, so a
+    search returns the docids and scores of Pyserini's own ``LuceneSearcher`` set up the same way.
+    """
+
+    def __init__(self, index: str | Path, k1: float = 0.9, b: float = 0.4, dataset: str | None = None,
+                 rm3: RM3 | None = None, mu: float | None = None) -> None:
         index_path = Path(index)
         build = f"python -m pipeline.index --dataset {dataset or index_path.name}"
         self.jvm_start_s = start_jvm()
@@ -80,19 +108,29 @@ class BM25:
         self.import_s = time.perf_counter() - t0
         self.index = index_path
         self.searcher = open_searcher(index_path)
-        self.searcher.set_bm25(k1, b)
-        self.k1, self.b = k1, b
+        if mu is None:
+            self.searcher.set_bm25(k1, b)
+        else:
+            self.searcher.set_qld(mu)
+        if rm3 is not None:
+            try:
+                self.searcher.set_rm3(rm3.fb_terms, rm3.fb_docs, rm3.original_query_weight)
+            except TypeError:  # Pyserini's answer when the index stores no document vectors
+                raise PipelineError(f"{index_path} stores no document vectors, which RM3 needs; rebuild it with "
+                                    f"{_rebuild(index_path)}: pipeline.index stores them") from None
+        self.k1, self.b, self.rm3, self.mu = k1, b, rm3, mu
+        self.name = ranker_name(mu is not None, rm3 is not None)
 
     def search(self, topics: Topics, k: int = 1000, threads: int = 2, remove_query: bool = False,
                progress: bool = True) -> Run:
-        """Top-``k`` BM25 hits for every query, as a :data:`Run` in the topics' order.
+        """Top-``k`` hits for every query, as a :data:`Run` in the topics' order.
 
         ``remove_query`` drops a hit whose docid equals the query id (Anserini's ``-removeQuery``,
         used for BEIR, where queries may also be documents).
         """
         run: Run = {}
         qids = list(topics)
-        with tqdm(total=len(qids), desc="BM25", unit=" q", disable=not progress) as bar:
+        with tqdm(total=len(qids), desc=self.name.upper(), unit=" q", disable=not progress) as bar:
             for chunk in _chunks(qids, CHUNK):
                 hits = self.searcher.batch_search([topics[q] for q in chunk], chunk,
                                                   k=k + 1 if remove_query else k, threads=threads)
@@ -107,29 +145,34 @@ class BM25:
 
 def cached_search(name: str, split: str, topics: Topics, index: Path, k1: float = 0.9, b: float = 0.4,
                   depth: int = 1000, remove_query: bool = False, threads: int = 2, progress: bool = True,
-                  timings: dict | None = None) -> Run:
-    """BM25 top-``depth`` for ``topics``, cached under ``runs/.cache/`` keyed by index, k1, b, depth and topics.
+                  timings: dict | None = None, rm3: RM3 | None = None, mu: float | None = None) -> Run:
+    """:class:`BM25` top-``depth`` for ``topics``, cached under ``runs/.cache/``.
 
-    ``timings`` (if given) receives the cache file, and the JVM start, import and search times on a miss.
+    The cache is keyed by index, k1, b, depth, topics and the QLD and RM3 settings (plain BM25
+    keeps its key of before they existed). ``timings`` (if given) receives the cache file, and the
+    JVM start, import and search times on a miss.
     """
     from pipeline.index import read_manifest
 
     manifest = read_manifest(Path(index)) or {}
+    settings = {**({"qld_mu": mu} if mu is not None else {}), **({"rm3": asdict(rm3)} if rm3 is not None else {})}
     key = hashlib.sha256(json.dumps([str(Path(index).resolve()), manifest.get("created"), k1, b, depth,
-                                     remove_query, sorted(topics.items())]).encode()).hexdigest()[:16]
-    cache = CACHE / f"{name}.{split}.bm25.{key}.trec"
+                                     remove_query, sorted(topics.items()), *([settings] if settings else [])]
+                                    ).encode()).hexdigest()[:16]
+    ranker = ranker_name(mu is not None, rm3 is not None)
+    cache = CACHE / f"{name}.{split}.{ranker}.{key}.trec"
     timings = {} if timings is None else timings
     timings["bm25_cache"] = str(cache)
     if cache.is_file():
         timings["bm25_cache_hit"] = True
         return read_run(cache)
-    searcher = BM25(index, k1=k1, b=b, dataset=name)
+    searcher = BM25(index, k1=k1, b=b, dataset=name, rm3=rm3, mu=mu)
     t0 = time.perf_counter()
     run = searcher.search(topics, k=depth, threads=threads, remove_query=remove_query, progress=progress)
     seconds = time.perf_counter() - t0
     timings.update(jvm_start_s=round(searcher.jvm_start_s, 3), pyserini_import_s=round(searcher.import_s, 3),
                    bm25_s=round(seconds, 3), bm25_queries_per_s=round(len(topics) / seconds, 1))
-    write_run(cache, run, "bm25")
+    write_run(cache, run, ranker.replace("+", "-"))
     return run
 
 

@@ -23,6 +23,7 @@ import random
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from pipeline import corpora, distributed
@@ -31,6 +32,7 @@ from pipeline.cli import add_debug_flag, run_main
 from pipeline.collection import check_index
 from pipeline.crossencoder import DTYPES
 from pipeline.datasets import get_dataset
+from pipeline.ensemble import ensemble_rerank, is_ensemble, read_ensemble
 from pipeline.errors import PipelineError
 from pipeline.evaluate import evaluate, save
 from pipeline.fusion import NORMALIZATIONS, bayes_fuse, fit_rank_odds, interpolate, rrf
@@ -39,6 +41,7 @@ from pipeline.locks import exclusive
 from pipeline.paths import EVAL, RUNS
 from pipeline.provenance import record
 from pipeline.runs import OUTPUT_FORMATS, Run, read_run, truncate, validate_tag, write_run
+from pipeline.topics import FIELDS
 
 DEFAULT_DATASET = "scifact"
 
@@ -48,8 +51,13 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to run")
     what.add_argument("--dataset", default=DEFAULT_DATASET,
                       help=f"registered dataset (default: {DEFAULT_DATASET}): car-test200, scifact, msmarco-dl19, "
-                           f"or one from datasets.toml")
+                           f"one from datasets.toml, or irds:<ir_datasets id>")
     what.add_argument("--split", help="split to run (default: the dataset's test split)")
+    what.add_argument("--topic-field", choices=FIELDS,
+                      help="which text of each topic is the query (default: the dataset's topic_field, else title): "
+                           "TREC topics have all four, the 'Description:'/'Narrative:' label dropped; BEIR queries "
+                           "their text (title) and metadata.description/narrative where present; TSV and CAR "
+                           "outlines a title only. Other than title, the default output name ends .<field>")
     what.add_argument("--reranker", default="none",
                       help="none (no reranking; 'bm25' is an alias), teacher, student6L, student4L (models/<name>/) "
                            "or a model directory")
@@ -62,6 +70,12 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     first.add_argument("--index", type=Path, help="Lucene index (default: indexes/<dataset>)")
     first.add_argument("--dense-index", type=Path,
                        help="faiss index (default: indexes/<dataset>.all-MiniLM-L6-v2, from pipeline.index --dense)")
+    first.add_argument("--query-prompt", metavar="TEXT",
+                       help="dense: text put before every query when encoding it ('query: ' for E5; default: the "
+                            "one the dense index was built with; another one is searched with a warning)")
+    first.add_argument("--passage-prompt", metavar="TEXT",
+                       help="dense: the passage prompt the dense index must have been built with (refused "
+                            "otherwise; default: the index's)")
     first.add_argument("--fusion", choices=["rrf", "interpolation", "bayes"], default="rrf",
                        help="hybrid: reciprocal rank fusion (default), normalised score interpolation, or "
                             "Bayes-fuse (each run's log-odds of relevance by rank, fitted on --fusion-split)")
@@ -85,6 +99,18 @@ def define_args(parser: argparse.ArgumentParser) -> None:
                        help="candidates per query to rerank (default: 1000, as in the paper)")
     first.add_argument("--k1", type=float, default=0.9, help="BM25 k1 (default: 0.9)")
     first.add_argument("--b", type=float, default=0.4, help="BM25 b (default: 0.4)")
+    first.add_argument("--rm3", action="store_true",
+                       help="bm25 and hybrid: expand every query by RM3 pseudo-relevance feedback (Pyserini's "
+                            "set_rm3; the index needs the document vectors pipeline.index stores); the default "
+                            "output name says bm25+rm3 (qld+rm3, hybrid+rm3)")
+    first.add_argument("--fb-terms", type=int, metavar="N", help="RM3: expansion terms (default: 10, Pyserini's)")
+    first.add_argument("--fb-docs", type=int, metavar="N", help="RM3: feedback documents (default: 10, Pyserini's)")
+    first.add_argument("--original-query-weight", type=float, metavar="W",
+                       help="RM3: the original query's weight in the expanded one, 0-1 (default: 0.5, Pyserini's)")
+    first.add_argument("--qld", action="store_true",
+                       help="bm25 and hybrid: score by query likelihood with Dirichlet smoothing instead of BM25 "
+                            "(Pyserini's set_qld; --k1/--b do not apply); the default output name says qld")
+    first.add_argument("--mu", type=float, help="QLD: the Dirichlet smoothing mu (default: 1000, Pyserini's)")
     first.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BM25 search threads")
     model = parser.add_argument_group("reranking")
     model.add_argument("--batch-size", type=int, default=32, help="pairs per forward pass (default: 32)")
@@ -123,8 +149,54 @@ def _fusion_depth(value: str) -> int | str:
     raise argparse.ArgumentTypeError(f"expected a positive number or 'all', got {value!r}")
 
 
+def _first_stage_name(args: argparse.Namespace, ds, split: str) -> str:
+    """Check ``--qld``, ``--rm3`` and their settings (filling in Pyserini's defaults); the first stage's name.
+
+    ``bm25``, ``dense`` and ``hybrid`` as before; ``qld`` or ``hybrid+qld`` with ``--qld``, then
+    ``+rm3`` with ``--rm3``.
+    """
+    from pipeline.bm25 import MU, RM3
+
+    rm3 = {"--fb-terms": args.fb_terms, "--fb-docs": args.fb_docs,
+           "--original-query-weight": args.original_query_weight}
+    if not args.rm3 and (given := [flag for flag, value in rm3.items() if value is not None]):
+        raise PipelineError(f"{given[0]} is an RM3 setting: add --rm3")
+    if not args.qld and args.mu is not None:
+        raise PipelineError("--mu is QLD's Dirichlet smoothing: add --qld")
+    if not (args.rm3 or args.qld):
+        return args.first_stage
+    flags = " ".join(flag for flag, on in (("--qld", args.qld), ("--rm3", args.rm3)) if on)
+    if args.first_stage == "dense":
+        raise PipelineError(f"--first-stage dense has no BM25 to change: drop {flags}, or use bm25 or hybrid")
+    if args.candidates:
+        raise PipelineError(f"--candidates replaces the first stage: drop {flags}")
+    if args.first_stage == "bm25" and (official := ds.split(split).candidates) is not None:
+        raise PipelineError(f"{ds.name}:{split} reranks its official BM25 candidates ({official}), not a search: "
+                            f"drop {flags}")
+    if args.qld and (args.k1, args.b) != (0.9, 0.4):
+        raise PipelineError("--k1 and --b are BM25's: --qld scores by query likelihood (its setting is --mu)")
+    if args.rm3:
+        defaults = RM3()
+        args.fb_terms = defaults.fb_terms if args.fb_terms is None else args.fb_terms
+        args.fb_docs = defaults.fb_docs if args.fb_docs is None else args.fb_docs
+        args.original_query_weight = (defaults.original_query_weight if args.original_query_weight is None
+                                      else args.original_query_weight)
+        if args.fb_terms < 1 or args.fb_docs < 1:
+            raise PipelineError(f"--fb-terms and --fb-docs must be positive, got {args.fb_terms} and {args.fb_docs}")
+        if not 0 <= args.original_query_weight <= 1:
+            raise PipelineError(f"--original-query-weight must be between 0 and 1, got {args.original_query_weight}")
+    if args.qld:
+        args.mu = MU if args.mu is None else args.mu
+        if args.mu <= 0:
+            raise PipelineError(f"--mu must be positive, got {args.mu}")
+    name = args.first_stage
+    if args.qld:
+        name = "qld" if name == "bm25" else f"{name}+qld"
+    return f"{name}+rm3" if args.rm3 else name
+
+
 def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timings: dict) -> Run:
-    """BM25, dense, or hybrid (fused) top-``--depth`` candidates for ``topics``."""
+    """BM25 (or QLD, with or without RM3), dense, or hybrid (fused) top-``--depth`` candidates for ``topics``."""
     bayes = args.first_stage == "hybrid" and args.fusion == "bayes"
     if bayes and args.fusion_split == split:
         raise PipelineError(f"--fusion-split {split} is the split being run: fit Bayes-fuse on other queries")
@@ -137,7 +209,8 @@ def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timi
 
         t0 = time.perf_counter()
         dense_index = args.dense_index or index_dir(f"{ds.name}.{encoder_name(None)}")
-        searcher = DenseSearcher(dense_index, dataset=ds.name)
+        searcher = DenseSearcher(dense_index, dataset=ds.name, query_prompt=args.query_prompt,
+                                 passage_prompt=args.passage_prompt)
         check_index(dense_index, searcher.manifest, ds, "dense")
         timings["dense_index"] = searcher.manifest["index"]
         timings["dense_load_s"] = round(time.perf_counter() - t0, 3)
@@ -155,11 +228,13 @@ def first_stage_run(args: argparse.Namespace, ds, split: str, topics: dict, timi
     def search(split_: str, topics_: dict, times: dict) -> list[Run]:
         runs = []
         if args.first_stage in ("bm25", "hybrid"):
-            from pipeline.bm25 import cached_search
+            from pipeline.bm25 import RM3, cached_search
 
+            rm3 = RM3(args.fb_terms, args.fb_docs, args.original_query_weight) if args.rm3 else None
             runs.append(cached_search(ds.name, split_, topics_, args.index or index_dir(ds.name), k1=args.k1,
                                       b=args.b, depth=depth, remove_query=ds.remove_query,
-                                      threads=args.threads, progress=not args.no_progress, timings=times))
+                                      threads=args.threads, progress=not args.no_progress, timings=times,
+                                      rm3=rm3, mu=args.mu if args.qld else None))
         if searcher is not None:
             t0 = time.perf_counter()
             runs.append(searcher.search(topics_, k=depth, remove_query=ds.remove_query,
@@ -213,9 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     model_dir = resolve(args.reranker)
     ds = get_dataset(args.dataset)
+    if args.topic_field:
+        ds = replace(ds, topic_field=args.topic_field)
+    args.topic_field = ds.topic_field  # recorded in the sidecar
     split = args.split or ds.default_split
-    tag = validate_tag(args.tag or _default_tag(args.reranker if args.first_stage == "bm25" or args.reranker != "bm25"
-                                                else args.first_stage, args.dtype))
+    stage = _first_stage_name(args, ds, split)
+    tag = validate_tag(args.tag or _default_tag(args.reranker if args.reranker != "bm25" else stage, args.dtype))
     if args.depth < 1:
         raise PipelineError(f"--depth must be positive, got {args.depth}")
     if isinstance(args.fusion_depth, int) and args.fusion_depth < args.depth:
@@ -228,8 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not topics:
         raise PipelineError(f"{ds.name}:{split} has no judged queries in {ds.topics}")
     name = Path(args.reranker).name + ("" if model_dir is None or args.dtype == "fp32" else f".{args.dtype}")
-    if args.first_stage != "bm25":
-        name = f"{args.first_stage}.{name}" if model_dir is not None else args.first_stage
+    if stage != "bm25":
+        name = f"{stage}.{name}" if model_dir is not None else stage
+    if ds.topic_field != "title":  # a run of other query texts never overwrites the title run
+        name = f"{name}.{ds.topic_field}"
     output = args.output or RUNS / f"{ds.name}.{split}.{name}.trec"
 
     world = distributed.world()
@@ -268,36 +348,40 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
         elif model_dir is None:  # nothing to share out: rank 0 writes the first stage's run
             return 0
 
-        rerank_stats = None
+        rerank_stats = ensemble = None
         model_info: dict = {}
         if model_dir is None:
             run = candidates
+        elif is_ensemble(model_dir):
+            if world.distributed:
+                raise PipelineError("an ensemble reranks in one process: run it without torchrun")
+            members = read_ensemble(model_dir)
+            run, ensemble = ensemble_rerank(members, candidates, topics, _passages(args, ds), f"{ds.name}.{split}",
+                                            progress=not args.no_progress)
+            model_info = {"path": str(model_dir.resolve()), "ensemble": ensemble}
+            timings["rerank_s"] = ensemble["seconds"]
         else:
             import torch
 
             from pipeline.crossencoder import CrossEncoder, available_cores
-            from pipeline.passages import Passages
-            from pipeline.rerank import checkpoint_files, rerank
+            from pipeline.models import hub_origin
+            from pipeline.rerank import rerank
 
             device = world.device(args.device)
             t0 = time.perf_counter()
             model = CrossEncoder(model_dir, device=device, dtype=args.dtype, batch_size=args.batch_size,
                                  max_length=args.max_length, threads=world.cpu_threads(available_cores()),
                                  allow_untrained_head=args.allow_untrained_head)
-            if args.collection:
-                passages = Passages(docs=corpora.read_corpus(args.collection, args.collection_format))
-            elif ds.corpus.is_file():
-                passages = Passages(docs=ds.docs())
-            else:
-                passages = Passages(index=args.index or index_dir(ds.name))
+            passages = _passages(args, ds)
             timings["model_load_s"] = round(time.perf_counter() - t0, 3)
             weights = sorted(model_dir.glob("*.safetensors"))
             model_info = {"path": str(model_dir.resolve()), "num_labels": model.num_labels,
                           "max_length": model.max_length, "dtype": args.dtype, "device": device,
                           "batch_size": args.batch_size, "weights_bytes": sum(w.stat().st_size for w in weights),
-                          "ranks": world.size}
+                          "ranks": world.size, **({"hub": hub} if (hub := hub_origin(model_dir)) else {})}
             settings = {**model_info, "device": torch.device(device).type, "ranks": None,
-                        "weights_mtime": [w.stat().st_mtime_ns for w in weights]}
+                        "weights_mtime": [w.stat().st_mtime_ns for w in weights],
+                        **({"topic_field": ds.topic_field} if ds.topic_field != "title" else {})}
             checkpoint = output.with_name(output.name + ".partial")
             run, rerank_stats = rerank(candidates, topics, passages, model, checkpoint, settings,
                                        chunk_pairs=args.chunk_pairs, progress=not args.no_progress, world=world,
@@ -307,7 +391,9 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
             timings["rerank_s"] = round(rerank_stats.seconds, 3)
 
         write_run(output, run, tag, fmt=args.output_format)
-        if model_dir is not None:
+        if rerank_stats is not None:
+            from pipeline.rerank import checkpoint_files
+
             for path in checkpoint_files(output.with_name(output.name + ".partial")):
                 path.unlink(missing_ok=True)
         result = evaluate(run, qrels)
@@ -328,12 +414,30 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
             for m in result.measures:
                 print(f"{m:<{width}}  {first_stage.aggregate[m]:7.4f}  {result.aggregate[m]:7.4f}")
             print(f"({result.queries} queries; {result.convention})")
-            print(f"{rerank_stats.pairs} pairs, {rerank_stats.pairs_per_s:.1f} pairs/s, "
-                  f"{rerank_stats.truncated_passages} passages truncated, "
-                  f"{rerank_stats.recomputed_fp32_batches} batches recomputed in fp32")
+            if ensemble is not None:
+                spent = ["cached" if m["cached"] else f"{m['seconds']} s" for m in ensemble["members"]]
+                print(f"{ensemble['pairs']} pairs by " + ", ".join(
+                    f"{m['member']} x {m['weight']} ({t})" for m, t in zip(ensemble["members"], spent, strict=True)))
+            else:
+                print(f"{rerank_stats.pairs} pairs, {rerank_stats.pairs_per_s:.1f} pairs/s, "
+                      f"{rerank_stats.truncated_passages} passages truncated, "
+                      f"{rerank_stats.recomputed_fp32_batches} batches recomputed in fp32")
         else:
             print(result.table())
     return 0
+
+
+def _passages(args: argparse.Namespace, ds):
+    """The candidates' texts: ``--collection``, else the dataset's corpus file, else the index's stored documents."""
+    from pipeline.passages import Passages
+
+    if args.collection:
+        return Passages(docs=corpora.read_corpus(args.collection, args.collection_format))
+    if hasattr(ds, "passages"):  # an irds: dataset: ir_datasets' docstore
+        return ds.passages()
+    if ds.corpus.is_file():
+        return Passages(docs=ds.docs())
+    return Passages(index=args.index or index_dir(ds.name))
 
 
 def main_cli() -> None:
