@@ -4,7 +4,8 @@ Data flows one way: collection -> index -> candidates -> rerank -> run -> evalua
 
 The public names load lazily (``import pipeline`` starts neither torch nor the JVM)::
 
-    from pipeline import BM25, CrossEncoder, evaluate, get_dataset, to_frame
+    from pipeline import BM25, CrossEncoder, get_dataset, to_frame
+    from pipeline.evaluate import evaluate
 """
 
 import importlib
@@ -23,13 +24,16 @@ _EXPORTS = {
     "get_dataset": "pipeline.datasets", "Dataset": "pipeline.datasets",
     "read_corpus": "pipeline.corpora", "read_topics": "pipeline.topics", "read_qrels": "pipeline.qrels",
     "BM25": "pipeline.bm25", "DenseSearcher": "pipeline.dense", "BiEncoder": "pipeline.biencoder",
-    "CrossEncoder": "pipeline.crossencoder", "Passages": "pipeline.passages", "rerank": "pipeline.rerank",
+    "CrossEncoder": "pipeline.crossencoder", "Passages": "pipeline.passages",
     "Run": "pipeline.runs", "read_run": "pipeline.runs", "write_run": "pipeline.runs",
     "to_frame": "pipeline.runs", "from_frame": "pipeline.runs",
     "rrf": "pipeline.fusion", "interpolate": "pipeline.fusion",
-    "evaluate": "pipeline.evaluate", "compare": "pipeline.comparison",
+    "Evaluation": "pipeline.evaluate", "Comparison": "pipeline.comparison",
     "PipelineError": "pipeline.errors",
 }
+# No name here may be a submodule's (evaluate, compare, rerank, ...): importing the submodule sets the
+# package attribute of that name, so the export would turn into the module. The functions are
+# imported from their modules: ``from pipeline.evaluate import evaluate``.
 __all__ = sorted(_EXPORTS)
 
 

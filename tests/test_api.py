@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,5 +23,8 @@ def test_every_public_name_resolves_to_its_module_object():
     for name, module in pipeline._EXPORTS.items():
         assert getattr(pipeline, name) is getattr(importlib.import_module(module), name)
     assert pipeline.__all__ == sorted(pipeline._EXPORTS)
+    submodules = {p.stem for p in Path(pipeline.__file__).parent.glob("*.py")} | \
+        {p.name for p in Path(pipeline.__file__).parent.iterdir() if (p / "__init__.py").is_file()}
+    assert not submodules & set(pipeline._EXPORTS)  # importing a submodule would replace the export
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         pipeline.nothing  # noqa: B018
