@@ -235,7 +235,8 @@ def fit(members: Sequence[Member], dev_sets: Sequence[str], depth: int = 20,
     runs, qrels, names = [], [], []
     for spec in dev_sets:
         name, candidates, topics, q, passages = dev_candidates(spec, depth)
-        runs.append([member_run(m, candidates, topics, passages, member_cache(m, name, candidates), progress)
+        split_name = name.rsplit(".top", 1)[0]  # the cache is keyed by the candidates: pipeline.run finds it
+        runs.append([member_run(m, candidates, topics, passages, member_cache(m, split_name, candidates), progress)
                      for m in members])
         qrels.append(q)
         names.append(name)

@@ -66,7 +66,7 @@ def test_an_ensemble_is_fitted_on_a_dev_set_and_students_learn_it(scifact_slice,
     row = record["dev"]["sci-slice.test.top5"]
     assert row["ensemble"] >= row["members"][f"cross-encoder:{tiny_bert}"]  # weight 0 was on the grid
     # the recorded figure is the weighted sum of the cached member runs, evaluated
-    cached = sorted((tmp_path / "runs" / ".cache").glob("sci-slice.test.top5.ensemble-member.*.trec"))
+    cached = sorted((tmp_path / "runs" / ".cache").glob("sci-slice.test.ensemble-member.*.trec"))
     assert len(cached) == 2
     assert "versions" in record and record["fitted_on"] == ["sci-slice:test"]
     assert f"sci-slice.test.top5: ensemble nDCG@10 {row['ensemble']:.4f}" in proc.stdout
