@@ -13,7 +13,7 @@ import hashlib
 import importlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -141,6 +141,27 @@ class BM25:
                     run[qid] = dict(list(docs.items())[:k])
                 bar.update(len(chunk))
         return run
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]], progress: bool = True) -> list[float]:
+        """BM25 score of each ``(query, docid)`` pair, as :meth:`search` gives it to that document.
+
+        Anserini's ``computeQueryDocumentScore`` with this searcher's k1 and b: a training group's
+        passages need a score whether or not they are in any query's top k. BM25 only (not QLD or
+        RM3); a docid the index does not hold is an error.
+        """
+        from jnius import autoclass
+        from pyserini.index.lucene import LuceneIndexReader
+
+        if self.mu is not None or self.rm3 is not None:
+            raise PipelineError(f"pair scores are plain BM25's; this searcher is {self.name}")
+        reader = LuceneIndexReader(str(self.index))
+        similarity = autoclass("org.apache.lucene.search.similarities.BM25Similarity")(float(self.k1), float(self.b))
+        scores = []
+        for query, docid in tqdm(pairs, desc="BM25 pairs", unit=" pairs", disable=not progress):
+            if reader.convert_collection_docid_to_internal_docid(docid) < 0:
+                raise PipelineError(f"{self.index} holds no document {docid!r}")
+            scores.append(float(reader.compute_query_document_score(docid, query, similarity=similarity)))
+        return scores
 
 
 def cached_search(name: str, split: str, topics: Topics, index: Path, k1: float = 0.9, b: float = 0.4,

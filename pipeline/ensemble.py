@@ -3,15 +3,18 @@
 An ensemble of a cross-encoder and web-trained bi-encoders can rank better than any of its
 members, and students distilled from such an ensemble keep more of it than students of one
 teacher (Hofstätter et al., 2020, *Improving Efficient Neural Ranking Models with Cross-Architecture
-Knowledge Distillation*). A member is a cross-encoder directory (its logit) or a
+Knowledge Distillation*). A member is a cross-encoder directory (its logit), a
 sentence-transformers bi-encoder (``scale`` x the cosine of the two vectors, the scale it was
-trained at). The sum is over raw scores, not per-query normalised ones, so a training group of four
-passages and a list of a hundred candidates give a pair the same score: what a student learns
-from is what is measured.
+trained at) or ``bm25``: the BM25 first stage's own score of each candidate, and for a training
+pair Anserini's score of that pair in its collection's index (the same number for the same k1 and
+b), so BM25 candidates are what an ensemble with a BM25 member reranks. The sum is over raw
+scores, not per-query normalised ones, so a training group of four passages and a list of a
+hundred candidates give a pair the same score: what a student learns from is what is measured.
 
-An ensemble is a directory holding ``ensemble.json``: its members (kind, path, weight, and for a
-bi-encoder its scale and max length), the dev sets its weights were fitted on and the figures they
-gave. A path is a packaged name (``mpnet``, ``minilm``), absolute, or relative to the project root.
+An ensemble is a directory holding ``ensemble.json``: its members (kind, path, weight, for a
+bi-encoder its scale and max length, for BM25 its k1 and b), the dev sets its weights were fitted
+on and the figures they gave. A path is a packaged name (``mpnet``, ``minilm``), absolute, or
+relative to the project root.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pipeline.runs import Run
 from pipeline.topics import Topics
 
 ENSEMBLE_FILE = "ensemble.json"
-KINDS = ("cross-encoder", "bi-encoder")
+KINDS = ("cross-encoder", "bi-encoder", "bm25")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class Member:
     weight: float = 1.0
     scale: float = 20.0  # bi-encoders: cosine x scale
     max_length: int = 256  # bi-encoders: tokens per text
+    k1: float = 0.9  # bm25: the first stage's parameters, which its candidates must have
+    b: float = 0.4
 
     @property
     def location(self) -> Path:
@@ -59,15 +64,44 @@ class Member:
 
     @property
     def label(self) -> str:
-        return f"{self.kind}:{self.path}"
+        return "bm25" if self.kind == "bm25" else f"{self.kind}:{self.path}"
 
 
 def parse_member(spec: str) -> Member:
-    """``cross-encoder:PATH`` or ``bi-encoder:NAME|PATH`` (the ``--member`` flag)."""
+    """``cross-encoder:PATH``, ``bi-encoder:NAME|PATH`` or ``bm25`` (the ``--member`` flag)."""
+    if spec == "bm25":
+        return Member("bm25", "bm25")
     kind, sep, path = spec.partition(":")
-    if not sep or kind not in KINDS or not path:
-        raise PipelineError(f"--member {spec!r}: expected cross-encoder:PATH or bi-encoder:NAME|PATH")
+    if not sep or kind not in KINDS[:2] or not path:
+        raise PipelineError(f"--member {spec!r}: expected cross-encoder:PATH, bi-encoder:NAME|PATH or bm25")
     return Member(kind, path)
+
+
+def check_first_stage(members: Sequence[Member], first_stage: str, k1: float = 0.9, b: float = 0.4) -> None:
+    """A ``bm25`` member takes the candidates' scores as BM25's: they must come from BM25 with its k1 and b.
+
+    ``first_stage`` is ``bm25`` for a search, the run tag of a candidates file, or the name of
+    another first stage (``dense``, ``hybrid``, ``bm25+rm3``, ...), which is refused.
+    """
+    for m in members:
+        if m.kind != "bm25":
+            continue
+        if "bm25" not in first_stage.lower() or "rm3" in first_stage.lower():
+            raise PipelineError(f"the ensemble's bm25 member takes the candidates' scores as BM25's, but they come "
+                                f"from {first_stage}: rerank BM25 candidates (--first-stage bm25)")
+        if (k1, b) != (m.k1, m.b):
+            raise PipelineError(f"the ensemble's bm25 member was fitted on BM25 with k1 {m.k1} and b {m.b}, not "
+                                f"{k1} and {b}: search with --k1 {m.k1} --b {m.b}")
+
+
+def run_tag(path: Path) -> str:
+    """The tag (sixth column) of a run file's first line: what made its scores."""
+    from pipeline.textfiles import read_lines
+
+    for _, line in read_lines(path):
+        cols = line.split()
+        return cols[5] if len(cols) == 6 else ""
+    return ""
 
 
 def is_ensemble(path: Path) -> bool:
@@ -148,20 +182,47 @@ def group_scores(members: Sequence[Member], groups: list[Group], max_length: int
     total = [[0.0] * len(g.texts) for g in groups]
     for m in members:
         progress(f"ensemble member {m.label} (weight {m.weight}) scores {len(groups)} groups")
-        scores = teacher_scores(m.location, groups, max_length=max_length) if m.kind == "cross-encoder" else \
-            biencoder_scores(m.location, groups, scale=m.scale, max_length=m.max_length)
+        if m.kind == "bm25":
+            scores = bm25_group_scores(groups, m.k1, m.b)
+        elif m.kind == "cross-encoder":
+            scores = teacher_scores(m.location, groups, max_length=max_length)
+        else:
+            scores = biencoder_scores(m.location, groups, scale=m.scale, max_length=m.max_length)
         for row, s in zip(total, scores, strict=True):
             for j, v in enumerate(s):
                 row[j] += m.weight * v
     return total
 
 
-def member_run(member: Member, candidates: Run, topics: Topics, passages: Passages, cache: Path,
+def bm25_group_scores(groups: Sequence[Group], k1: float = 0.9, b: float = 0.4) -> list[list[float]]:
+    """BM25's score of each group's passages in the index of the group's dataset (Anserini's pair score)."""
+    from pipeline.bm25 import BM25
+    from pipeline.index import index_dir
+
+    unknown = sorted({g.qid for g in groups if not g.dataset})
+    if unknown:
+        raise PipelineError(f"a bm25 member scores a pair in its collection's index, but {len(unknown)} training "
+                            f"queries come from no indexed dataset (e.g. {unknown[0]!r}): MS MARCO triples files?")
+    scores: list[list[float]] = [[] for _ in groups]
+    for name in dict.fromkeys(g.dataset for g in groups):
+        mine = [i for i, g in enumerate(groups) if g.dataset == name]
+        searcher = BM25(index_dir(name), k1=k1, b=b, dataset=name)
+        flat = iter(searcher.score_pairs([(groups[i].query, d) for i in mine for d in groups[i].docids]))
+        for i in mine:
+            scores[i] = [next(flat) for _ in groups[i].docids]
+    return scores
+
+
+def member_run(member: Member, candidates: Run, topics: Topics, passages: Passages, cache: Path | None,
                progress: bool = True) -> Run:
     """``member``'s scores of ``candidates``, cached in ``cache`` (a cross-encoder's rerank resumes from
-    its ``.partial`` checkpoint, as ``pipeline.run``'s does)."""
+    its ``.partial`` checkpoint, as ``pipeline.run``'s does); a ``bm25`` member's are the candidates'
+    own scores (see :func:`check_first_stage`), and it has no cache."""
     from pipeline.runs import read_run, write_run
 
+    if member.kind == "bm25":
+        return {q: dict(docs) for q, docs in candidates.items()}
+    assert cache is not None
     if cache.is_file():
         return read_run(cache)
     if member.kind == "bi-encoder":
@@ -182,13 +243,15 @@ def member_run(member: Member, candidates: Run, topics: Topics, passages: Passag
     return read_run(cache)  # the scores as stored, so a cached and a fresh fit agree to the digit
 
 
-def member_cache(member: Member, name: str, candidates: Run) -> Path:
+def member_cache(member: Member, name: str, candidates: Run) -> Path | None:
     """Where ``member``'s run of ``candidates`` (of dataset split ``name``) is cached: keyed by the
-    member, its weights' times and the candidates."""
+    member, its weights' times and the candidates (None for ``bm25``, whose run is the candidates)."""
     import hashlib
 
     from pipeline.paths import RUN_CACHE
 
+    if member.kind == "bm25":
+        return None
     weights = sorted(member.location.glob("*.safetensors"))
     key = hashlib.sha256(json.dumps([member.label, member.scale, member.max_length, str(member.location.resolve()),
                                      [w.stat().st_mtime_ns for w in weights],
@@ -196,10 +259,10 @@ def member_cache(member: Member, name: str, candidates: Run) -> Path:
     return RUN_CACHE / f"{name}.ensemble-member.{key}.trec"
 
 
-def dev_candidates(spec: str, depth: int) -> tuple[str, Run, Topics, Qrels, Passages]:
+def dev_candidates(spec: str, depth: int, members: Sequence[Member] = ()) -> tuple[str, Run, Topics, Qrels, Passages]:
     """A dev set ``dataset:split[@depth]`` to fit weights on: its official candidates where it has them,
     else its BM25 candidates (cached), the top ``depth`` of either (``@depth`` overrides it), with
-    topics, qrels and passages."""
+    topics, qrels and passages (checked against a ``bm25`` member in ``members``)."""
     from pipeline.bm25 import cached_search
     from pipeline.datasets import dataset_split
     from pipeline.index import index_dir
@@ -217,6 +280,7 @@ def dev_candidates(spec: str, depth: int) -> tuple[str, Run, Topics, Qrels, Pass
     ds, split = found
     topics, qrels = ds.topics_for(split), ds.qrels(split)
     official = ds.split(split).candidates
+    check_first_stage(members, run_tag(official) if official else "bm25")
     candidates = truncate(read_run(official), depth) if official else \
         cached_search(ds.name, split, topics, index_dir(ds.name), depth=depth, remove_query=ds.remove_query)
     candidates = {q: docs for q, docs in candidates.items() if q in topics}
@@ -234,7 +298,7 @@ def fit(members: Sequence[Member], dev_sets: Sequence[str], depth: int = 20,
 
     runs, qrels, names = [], [], []
     for spec in dev_sets:
-        name, candidates, topics, q, passages = dev_candidates(spec, depth)
+        name, candidates, topics, q, passages = dev_candidates(spec, depth, members)
         split_name = name.rsplit(".top", 1)[0]  # the cache is keyed by the candidates: pipeline.run finds it
         runs.append([member_run(m, candidates, topics, passages, member_cache(m, split_name, candidates), progress)
                      for m in members])
@@ -265,7 +329,7 @@ def ensemble_rerank(members: Sequence[Member], candidates: Run, topics: Topics, 
     runs, info = [], []
     for m in members:
         cache = member_cache(m, name, candidates)
-        cached, t0 = cache.is_file(), time.perf_counter()
+        cached, t0 = cache is not None and cache.is_file(), time.perf_counter()
         runs.append(member_run(m, candidates, topics, passages, cache, progress))
         info.append({"member": m.label, "weight": m.weight, "cached": cached,
                      "seconds": round(time.perf_counter() - t0, 3)})

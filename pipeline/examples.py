@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from pipeline.atomic import atomic_open
@@ -33,6 +33,7 @@ class Group:
     query: str
     docids: list[str]
     texts: list[str]
+    dataset: str = ""  # whose index holds the docids (BM25 scores them there); empty for groups from files
 
 
 def bm25_groups(ds: Dataset, split: str, negatives: int = 7, depth: int = 100, seed: int = 42,
@@ -44,7 +45,7 @@ def bm25_groups(ds: Dataset, split: str, negatives: int = 7, depth: int = 100, s
     key = f"{ds.name}.{split}.n{negatives}.d{depth}.s{seed}.k{k1}.b{b}"
     cache = CACHE / f"groups.{key}.jsonl"
     if cache.is_file():
-        return read_groups(cache)
+        return [replace(g, dataset=ds.name) for g in read_groups(cache)]  # caches written before the field
     topics = ds.topics_for(split)
     run = cached_search(ds.name, split, topics, index or index_dir(ds.name), k1=k1, b=b, depth=depth,
                         remove_query=ds.remove_query)
@@ -61,7 +62,7 @@ def bm25_groups(ds: Dataset, split: str, negatives: int = 7, depth: int = 100, s
             if pos not in docs:
                 continue
             negs = rng.sample(pool, negatives)
-            groups.append(Group(qid, query, [pos, *negs], [docs[pos], *(docs[d] for d in negs)]))
+            groups.append(Group(qid, query, [pos, *negs], [docs[pos], *(docs[d] for d in negs)], ds.name))
     if not groups:
         raise PipelineError(f"{ds.name}:{split} gave no training groups (no relevant documents with "
                             f"{negatives} BM25 negatives)")

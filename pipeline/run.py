@@ -32,12 +32,13 @@ from pipeline.cli import add_debug_flag, run_main
 from pipeline.collection import check_index
 from pipeline.crossencoder import DTYPES
 from pipeline.datasets import get_dataset
-from pipeline.ensemble import ensemble_rerank, is_ensemble, read_ensemble
+from pipeline.ensemble import check_first_stage, ensemble_rerank, is_ensemble, read_ensemble, run_tag
 from pipeline.errors import PipelineError
 from pipeline.evaluate import evaluate, save
 from pipeline.fusion import NORMALIZATIONS, bayes_fuse, fit_rank_odds, interpolate, rrf
 from pipeline.index import index_dir, read_manifest
 from pipeline.locks import exclusive
+from pipeline.long_documents import AGGREGATES, Splitting, document_run, split_candidates
 from pipeline.paths import EVAL, RUNS
 from pipeline.provenance import record
 from pipeline.runs import OUTPUT_FORMATS, Run, read_run, truncate, validate_tag, write_run
@@ -126,6 +127,17 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--checkpoint-seconds", type=float, default=60.0,
                        help="within a chunk, append the finished batches to the .partial checkpoint at least this "
                             "often (default: 60); Ctrl-C and SIGTERM save them too")
+    long = parser.add_argument_group("long documents (pipeline.long_documents)")
+    long.add_argument("--aggregate", choices=AGGREGATES, default="first",
+                      help="split each document into passages, score them all, and give the document the first "
+                           "passage's score (FirstP), the best (MaxP), their sum (SumP), mean, or the mean of the "
+                           "--kmax best; default: first, with no splitting unless --passage-length is given (the "
+                           "document is cut at the max length, as before)")
+    long.add_argument("--passage-length", type=int, metavar="WORDS",
+                      help="words per passage (default: 150, as PyTerrier's sliding and Dai & Callan)")
+    long.add_argument("--stride", type=int, metavar="WORDS",
+                      help="words between consecutive passages' starts (default: 75)")
+    long.add_argument("--kmax", type=int, default=3, metavar="K", help="kmax-avg: passages averaged (default: 3)")
     model.add_argument("--collection", type=Path,
                        help="passage texts for --candidates from another corpus (default: the dataset's corpus)")
     model.add_argument("--collection-format", choices=corpora.FORMATS, default="jsonl", help="format of --collection")
@@ -310,20 +322,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = f"{stage}.{name}" if model_dir is not None else stage
     if ds.topic_field != "title":  # a run of other query texts never overwrites the title run
         name = f"{name}.{ds.topic_field}"
+    splitting = _splitting(args, model_dir)
+    if splitting is not None:  # nor a run of passage scores the run of whole documents
+        name = f"{name}.{splitting.aggregate}p"
     output = args.output or RUNS / f"{ds.name}.{split}.{name}.trec"
 
     world = distributed.world()
     try:
-        return _run(args, world, ds, split, topics, qrels, model_dir, tag, output, t_start)
+        return _run(args, world, ds, split, topics, qrels, model_dir, splitting, tag, output, t_start)
     finally:
         distributed.finish()
 
 
+def _splitting(args: argparse.Namespace, model_dir: Path | None) -> Splitting | None:
+    """The long-document flags as a :class:`Splitting`, or None when documents are not split."""
+    if args.aggregate == "first" and args.passage_length is None and args.stride is None:
+        return None
+    if model_dir is None or is_ensemble(model_dir):
+        raise PipelineError("--aggregate, --passage-length and --stride split documents for a cross-encoder "
+                            "reranker: give --reranker")
+    length = args.passage_length or 150
+    return Splitting(length=length, stride=args.stride or min(75, length), aggregate=args.aggregate, k=args.kmax)
+
+
 def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, topics: dict, qrels: dict,
-         model_dir: Path | None, tag: str, output: Path, t_start: float) -> int:
+         model_dir: Path | None, splitting: Splitting | None, tag: str, output: Path, t_start: float) -> int:
     """Everything after argument checking; under ``torchrun`` only rank 0 locks, searches and writes."""
     with exclusive(output, "written") if world.main else contextlib.nullcontext():
         timings: dict = {}
+        stage = _first_stage_name(args, ds, split)  # bm25, bm25+rm3, qld, dense, hybrid...
         # a dataset's official candidates stand in for BM25 only: --first-stage dense|hybrid searches
         candidates_path = args.candidates or (ds.split(split).candidates if args.first_stage == "bm25" else None)
         if not world.main:
@@ -356,6 +383,7 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
             if world.distributed:
                 raise PipelineError("an ensemble reranks in one process: run it without torchrun")
             members = read_ensemble(model_dir)
+            check_first_stage(members, run_tag(candidates_path) if candidates_path else stage, args.k1, args.b)
             run, ensemble = ensemble_rerank(members, candidates, topics, _passages(args, ds), f"{ds.name}.{split}",
                                             progress=not args.no_progress)
             model_info = {"path": str(model_dir.resolve()), "ensemble": ensemble}
@@ -382,12 +410,18 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
             settings = {**model_info, "device": torch.device(device).type, "ranks": None,
                         "weights_mtime": [w.stat().st_mtime_ns for w in weights],
                         **({"topic_field": ds.topic_field} if ds.topic_field != "title" else {})}
+            scored = candidates
+            if splitting is not None:
+                scored, passages, model_info["passages"] = split_candidates(candidates, passages, splitting)
+                settings["passages"] = model_info["passages"]
             checkpoint = output.with_name(output.name + ".partial")
-            run, rerank_stats = rerank(candidates, topics, passages, model, checkpoint, settings,
+            run, rerank_stats = rerank(scored, topics, passages, model, checkpoint, settings,
                                        chunk_pairs=args.chunk_pairs, progress=not args.no_progress, world=world,
                                        checkpoint_seconds=args.checkpoint_seconds)
             if not world.main:
                 return 0
+            if splitting is not None:
+                run = document_run(run, candidates, splitting)
             timings["rerank_s"] = round(rerank_stats.seconds, 3)
 
         write_run(output, run, tag, fmt=args.output_format)
@@ -400,13 +434,13 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
         timings["total_s"] = round(time.perf_counter() - t_start, 3)
         config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "debug"}
         config.update(split=split, tag=tag, remove_query=ds.remove_query,
-                      candidates=str(candidates_path) if candidates_path else args.first_stage)
+                      candidates=str(candidates_path) if candidates_path else stage)
         write_json(Path(f"{output}.json"), record(
             config=config, seed=args.seed, queries=len(candidates), model=model_info, timings=timings,
             reranking=rerank_stats.as_dict() if rerank_stats else None,
             evaluation=result.aggregate, first_stage_evaluation=first_stage.aggregate, warnings=query_warnings))
         save(result, EVAL / f"{output.name}.json", run=str(output), dataset=ds.name, split=split)
-        print(f"{ds.name}:{split} {args.first_stage} -> {args.reranker if model_dir else 'no reranking'}  ->  "
+        print(f"{ds.name}:{split} {stage} -> {args.reranker if model_dir else 'no reranking'}  ->  "
               f"{output}")
         if model_dir is not None:
             width = max(len(m) for m in result.measures)
@@ -419,6 +453,10 @@ def _run(args: argparse.Namespace, world: distributed.World, ds, split: str, top
                 print(f"{ensemble['pairs']} pairs by " + ", ".join(
                     f"{m['member']} x {m['weight']} ({t})" for m, t in zip(ensemble["members"], spent, strict=True)))
             else:
+                if (split_info := model_info.get("passages")) is not None:
+                    print(f"{split_info['documents']} documents as {split_info['passages']} passages of "
+                          f"{split_info['length']} words (stride {split_info['stride']}; "
+                          f"{split_info['split_documents']} documents split), {split_info['aggregate']} per document")
                 print(f"{rerank_stats.pairs} pairs, {rerank_stats.pairs_per_s:.1f} pairs/s, "
                       f"{rerank_stats.truncated_passages} passages truncated, "
                       f"{rerank_stats.recomputed_fp32_batches} batches recomputed in fp32")

@@ -7,8 +7,8 @@ negatives) come from the train split of every ``--dataset``. Losses: softmax cro
 each group (default) or pointwise BCE (monoBERT). The model is saved to ``models/teacher`` as a
 normal Hugging Face directory; ``--resume`` continues from the last checkpoint.
 
-``ensemble`` fits the weights of an ensemble teacher (:mod:`pipeline.ensemble`: cross-encoders and
-bi-encoders, their raw scores summed with weights) on dev sets, e.g.
+``ensemble`` fits the weights of an ensemble teacher (:mod:`pipeline.ensemble`: cross-encoders,
+bi-encoders and BM25, their raw scores summed with weights) on dev sets, e.g.
 ``python -m pipeline.train ensemble --member cross-encoder:models/teacher-ce --member bi-encoder:mpnet
 --fit-on scifact:dev --fit-on msmarco-dl19:test --output models/teacher``; students distil from it with
 ``python -m pipeline.distill --teacher models/teacher``.
@@ -148,12 +148,12 @@ def _add_ensemble_command(commands) -> None:
     from pipeline.ensemble import parse_member
 
     ens = commands.add_parser("ensemble", help="fit an ensemble teacher's weights on dev sets",
-                              description="Fit the weights of an ensemble teacher (cross-encoders and bi-encoders, "
+                              description="Fit the weights of an ensemble teacher (cross-encoders, bi-encoders, BM25; "
                                           "raw scores summed with weights) on dev sets' candidates, and write "
                                           "OUTPUT/ensemble.json with the figures of the fit.")
     ens.add_argument("--member", action="append", required=True, type=parse_member, metavar="KIND:PATH",
-                     help="a member (repeatable): cross-encoder:DIR, or bi-encoder:mpnet|minilm|DIR; the first "
-                          "member's weight is fixed at 1")
+                     help="a member (repeatable): cross-encoder:DIR, bi-encoder:mpnet|minilm|DIR, or bm25 (the "
+                          "candidates' own BM25 scores); the first member's weight is fixed at 1")
     ens.add_argument("--fit-on", action="append", metavar="DATASET:SPLIT[@DEPTH]",
                      help="dev set(s) to fit on (repeatable; @DEPTH: its own depth; default: scifact:dev and "
                           "car-test200:dev); never a test split you report")

@@ -6,7 +6,16 @@ import json
 
 import pytest
 
-from pipeline.ensemble import Member, combine, fit_weights, parse_member, read_ensemble, write_ensemble
+from pipeline.ensemble import (
+    Member,
+    bm25_group_scores,
+    check_first_stage,
+    combine,
+    fit_weights,
+    parse_member,
+    read_ensemble,
+    write_ensemble,
+)
 from pipeline.errors import PipelineError
 from pipeline.evaluate import evaluate
 from pipeline.runs import read_run
@@ -38,12 +47,52 @@ def test_members_parse_and_an_ensemble_reads_back(tmp_path):
     assert members[0] == Member("cross-encoder", "models/x")
     write_ensemble(tmp_path, members, dev={"a": 1})
     assert read_ensemble(tmp_path) == members
-    for bad in ("x", "cross-encoder:", "dense:mpnet"):
+    assert parse_member("bm25") == Member("bm25", "bm25") and parse_member("bm25").label == "bm25"
+    for bad in ("x", "cross-encoder:", "dense:mpnet", "bm25:x"):
         with pytest.raises(PipelineError, match="expected cross-encoder:PATH"):
             parse_member(bad)
     (tmp_path / "ensemble.json").write_text(json.dumps({"members": [{"kind": "dense", "path": "p"}]}))
     with pytest.raises(PipelineError, match="kind 'dense'"):
         read_ensemble(tmp_path)
+
+
+def test_a_bm25_member_takes_only_bm25_candidates_of_its_parameters():
+    members = [Member("cross-encoder", "x"), Member("bm25", "bm25")]
+    check_first_stage(members, "bm25")
+    check_first_stage(members, "pyserini-bm25")  # an official candidates file's tag
+    check_first_stage(members[:1], "dense")  # no bm25 member: any candidates
+    for stage in ("dense", "hybrid", "bm25+rm3", "qld", "anserini"):
+        with pytest.raises(PipelineError, match="takes the candidates' scores as BM25's"):
+            check_first_stage(members, stage)
+    with pytest.raises(PipelineError, match="--k1 0.9 --b 0.4"):
+        check_first_stage(members, "bm25", k1=1.2, b=0.75)
+
+
+def test_a_bm25_member_scores_training_pairs_as_the_search_scored_them(scifact_slice, slice_index, tmp_path,
+                                                                       monkeypatch):
+    """A group's negatives come from the BM25 run: Anserini's pair score of each equals its search score,
+    and the relevant passage (often outside the top 100) is scored too."""
+    from pipeline.bm25 import cached_search
+    from pipeline.datasets import get_dataset
+    from pipeline.examples import Group, bm25_groups
+
+    monkeypatch.setenv("PIPELINE_DATASETS", str(scifact_slice / "datasets.toml"))
+    monkeypatch.setattr("pipeline.bm25.CACHE", tmp_path)  # the groups and their run: not the project's caches
+    monkeypatch.setattr("pipeline.examples.CACHE", tmp_path)
+    monkeypatch.setattr("pipeline.index.INDEXES", slice_index.parent)  # where bm25_group_scores finds sci-slice
+    ds = get_dataset("sci-slice")
+    groups = bm25_groups(ds, "test", negatives=3, index=slice_index)
+    assert groups and all(g.dataset == "sci-slice" for g in groups)
+    scores = bm25_group_scores(groups[:10])
+    run = cached_search("sci-slice", "test", ds.topics_for("test"), slice_index, depth=100, remove_query=True)
+    for g, s in zip(groups[:10], scores, strict=True):
+        assert len(s) == 4 and all(x >= 0 for x in s)
+        for d, x in zip(g.docids[1:], s[1:], strict=True):
+            assert x == pytest.approx(run[g.qid][d], abs=1e-3)
+        if g.docids[0] in run[g.qid]:
+            assert s[0] == pytest.approx(run[g.qid][g.docids[0]], abs=1e-3)
+    with pytest.raises(PipelineError, match="from no indexed dataset"):
+        bm25_group_scores([Group("q", "text", ["a"], ["a text"])])
 
 
 def test_an_ensemble_is_fitted_on_a_dev_set_and_students_learn_it(scifact_slice, slice_index, tiny_bert, tiny_mpnet,
@@ -88,12 +137,33 @@ def test_an_ensemble_is_fitted_on_a_dev_set_and_students_learn_it(scifact_slice,
     assert [m["cached"] for m in sidecar["model"]["ensemble"]["members"]] == [True, True]
     assert "(cached)" in proc.stdout
 
-    common = ("--student", "1L", "--teacher", str(out), "--lm", str(tiny_bert), "--dataset", "sci-slice",
+    # with BM25 as a third member, the run adds 0.5 x each candidate's own BM25 score to the cached members' sum
+    with_bm25 = tmp_path / "ens-bm25"
+    write_ensemble(with_bm25, [*members, Member("bm25", "bm25", 0.5)])
+    proc = run_cli("pipeline.run", "--dataset", "sci-slice", "--split", "test", "--depth", "5", "--reranker",
+                   str(with_bm25), "--output", str(tmp_path / "ens-bm25.trec"), "--no-progress", env=env)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    bm25 = read_run(next((tmp_path / "runs" / ".cache").glob("sci-slice.test.bm25.*.trec")))
+    reranked = read_run(tmp_path / "ens-bm25.trec")
+    expected = {q: {d: sum(m.weight * r[q][d] for m, r in zip(members, runs, strict=True)) for d in docs}
+                for q, docs in reranked.items()}
+    expected_rev = {q: {d: sum(m.weight * r[q][d] for m, r in zip(members, runs[::-1], strict=True)) for d in docs}
+                    for q, docs in reranked.items()}
+    assert any(all(reranked[q][d] == pytest.approx(e[q][d] + 0.5 * bm25[q][d], abs=1e-6)
+                   for q in reranked for d in reranked[q]) for e in (expected, expected_rev))
+    with pytest.raises(AssertionError):  # and the BM25 term is really there
+        assert all(reranked[q][d] == pytest.approx(expected[q][d], abs=1e-6) for q in reranked for d in reranked[q])
+    sidecar = json.loads((tmp_path / "ens-bm25.trec.json").read_text())
+    assert [m["member"] for m in sidecar["model"]["ensemble"]["members"]][-1] == "bm25"
+
+    common = ("--student", "1L", "--lm", str(tiny_bert), "--dataset", "sci-slice",
               "--split", "test", "--limit-groups", "8", "--negatives", "3", "--batch-groups", "4", "--max-steps",
               "2", "--max-length", "64")
-    for procedure in (("--procedure", "ranker", "--student-from", "lm"), ("--procedure", "lm+ranker")):
+    for procedure, teacher in ((("--procedure", "ranker", "--student-from", "lm"), with_bm25),
+                               (("--procedure", "lm+ranker"), out)):
         student = tmp_path / f"student-{procedure[1]}"
-        proc = run_cli("pipeline.distill", *common, *procedure, "--lr", "1e-2", "--output", str(student), env=env)
+        proc = run_cli("pipeline.distill", *common, "--teacher", str(teacher), *procedure, "--lr", "1e-2",
+                       "--output", str(student), env=env, timeout=900)
         assert proc.returncode == 0, proc.stderr[-1500:]
         log = json.loads((student / "pipeline-training.json").read_text())["log"]
         assert all("loss_score" in h for h in log)

@@ -182,6 +182,7 @@ def test_run_cli_rm3_default_name_sidecar_and_run(scifact_slice, slice_index, to
     config = json.loads(out.with_name(out.name + ".json").read_text())["config"]
     assert {k: config[k] for k in ("rm3", "fb_terms", "fb_docs", "original_query_weight", "qld", "mu")} == {
         "rm3": True, "fb_terms": 5, "fb_docs": 10, "original_query_weight": 0.5, "qld": False, "mu": None}
+    assert config["candidates"] == "bm25+rm3" and "sci-slice:test bm25+rm3 -> no reranking" in proc.stdout
     assert out.read_text().split("\n", 1)[0].endswith(" bm25-rm3")
     expected = BM25(slice_index, rm3=RM3(fb_terms=5)).search(topics, k=100, remove_query=True, progress=False)
     assert {q: list(d) for q, d in read_run(out).items()} == {q: [d for d, _ in rank(expected[q])] for q in expected}
