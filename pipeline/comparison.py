@@ -92,6 +92,23 @@ class Comparison:
                                  "" if adj is None else repr(adj), int(self.significant(n, m)), self.baseline])
         return out.getvalue()
 
+    def to_frame(self):
+        """A pandas DataFrame with PyTerrier's ``Experiment`` columns: ``name``, a column per measure, and
+        per measure ``<m> p-value``, ``<m> p-value corrected`` and ``<m> reject`` (NaN and False for
+        the baseline)."""
+        import pandas as pd
+
+        rows = []
+        for n in self.names:
+            row: dict[str, object] = {"name": n, **{m: self.means[n][m] for m in self.measures}}
+            for m in self.measures:
+                p, adj = self.p_values[n][m], self.p_adjusted[n][m]
+                row.update({f"{m} p-value": float("nan") if p is None else p,
+                            f"{m} p-value corrected": float("nan") if adj is None else adj,
+                            f"{m} reject": self.significant(n, m)})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
     def render(self, fmt: str) -> str:
         """The table as ``markdown``, ``latex`` or ``csv``."""
         renderers = {"markdown": self.to_markdown, "latex": self.to_latex, "csv": self.to_csv}

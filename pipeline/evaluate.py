@@ -161,6 +161,17 @@ class Evaluation:
         lines = [f"{m:<{width}}  {self.aggregate[m]:.4f}" for m in self.measures]
         return "\n".join(lines + [f"({self.queries} queries; {self.convention})"])
 
+    def to_frame(self, per_query: bool = False):
+        """A pandas DataFrame: one row of the means, a column per measure (as a row of PyTerrier's
+        ``Experiment``); with ``per_query``, one row per query and measure in PyTerrier's long form
+        (``qid``, ``measure``, ``value``), the queries in qrels order."""
+        import pandas as pd
+
+        if per_query:
+            rows = [(q, m, values[m]) for q, values in self.per_query.items() for m in self.measures]
+            return pd.DataFrame(rows, columns=["qid", "measure", "value"]).astype({"qid": str, "value": float})
+        return pd.DataFrame([[self.aggregate[m] for m in self.measures]], columns=self.measures)
+
 
 def evaluate(run: Run, qrels: Qrels, measures: Sequence[str] = DEFAULT_MEASURES, relevance_level: int = 1,
              judged_queries_only: bool = False) -> Evaluation:

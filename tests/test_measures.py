@@ -149,6 +149,25 @@ def test_diff_and_compare_take_any_name_and_test_the_same_per_query_values():
     assert table.p_values["other"]["P(rel=2)@10"] == paired_t_test(a, b)
 
 
+def test_evaluations_and_comparisons_as_dataframes_hold_the_same_numbers():
+    other = {"q1": {"a": 0.9, "b": 0.8, "c": 0.1}, "q2": {"y": 1.0}}
+    result = evaluate(other, QRELS, ["ndcg@10", "P@5"])
+    means = result.to_frame()
+    assert list(means.columns) == ["ndcg@10", "p@5"] and len(means) == 1
+    assert means.loc[0, "ndcg@10"] == result.aggregate["ndcg@10"]
+    long = result.to_frame(per_query=True)
+    assert list(long.columns) == ["qid", "measure", "value"] and len(long) == 2 * len(result.per_query)
+    assert {(r.qid, r.measure): r.value for r in long.itertuples()} == {
+        (q, m): v for q, values in result.per_query.items() for m, v in values.items()}
+    table = compare({"base": RUN, "other": other}, QRELS, "base", ["ndcg@10", "P@5"]).to_frame()
+    assert list(table["name"]) == ["base", "other"]
+    assert list(table.columns[:3]) == ["name", "ndcg@10", "p@5"]
+    assert table.loc[1, "p@5 p-value"] == compare({"base": RUN, "other": other}, QRELS, "base",
+                                                  ["P@5"]).p_values["other"]["p@5"]
+    assert table.loc[0, "ndcg@10 p-value"] != table.loc[0, "ndcg@10 p-value"]  # NaN for the baseline
+    assert not table.loc[0, "ndcg@10 reject"] and table["ndcg@10 reject"].dtype == bool
+
+
 @pytest.mark.parametrize(("name", "message"), [
     ("nope", r"^unknown measure 'nope'; a measure is any ir_measures name \(nDCG@10, P@5, .*'P\(rel=2\)@10'\), "
              r"trec_eval's \(ndcg_cut_10, P_5, recip_rank, map, .*\) or ours \(ndcg@10, mrr@10, map, "),

@@ -73,4 +73,6 @@ def test_the_python_example_runs_on_a_fresh_index_and_prints_what_it_says(tmp_pa
     assert f"| {ndcg[0]} |" in text, f"the example's nDCG@10 {ndcg[0]} is not the README's BM25 figure"
     assert "(300 queries; mean over all qrels queries, missing ones score 0 (trec_eval -c))" in out
     assert "['qid', 'query', 'docno', 'score', 'rank']" in out
+    frame = re.search(r"^\s*ndcg@10\s+recall@1000\n0\s+([0-9.]+)\s+([0-9.]+)$", out, re.M)  # the DataFrame's print
+    assert frame and abs(float(frame.group(1)) - float(ndcg[0])) <= 5e-5 and 0 < float(frame.group(2)) <= 1, out
     assert (home / "runs" / "scifact.test.mine.trec").is_file()
