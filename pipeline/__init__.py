@@ -29,6 +29,9 @@ _EXPORTS = {
     "to_frame": "pipeline.runs", "from_frame": "pipeline.runs",
     "rrf": "pipeline.fusion", "interpolate": "pipeline.fusion",
     "Evaluation": "pipeline.evaluate", "Comparison": "pipeline.comparison",
+    "RunSettings": "pipeline.end_to_end", "run_job": "pipeline.end_to_end", "JobResult": "pipeline.end_to_end",
+    "FirstStage": "pipeline.first_stage", "first_stage_run": "pipeline.first_stage",
+    "Splitting": "pipeline.long_documents",
     "PipelineError": "pipeline.errors",
 }
 # No name here may be a submodule's (evaluate, compare, rerank, ...): importing the submodule sets the

@@ -54,11 +54,10 @@ from pipeline.initialise import is_the_lm, load_ranker, student, uniform_mapping
 from pipeline.losses import SCORE_LOSSES
 from pipeline.paths import MODEL_CACHE, MODELS
 from pipeline.pretrained import minilm
+from pipeline.procedures import PROCEDURES, student_dir
 from pipeline.teacher_scores import teacher_scores
-from pipeline.train import add_schedule_args, schedule, training_groups
 from pipeline.training import LossConfig, Schedule, train
-
-PROCEDURES = ("finetune", "lm-then-finetune", "ranker", "lm+ranker")
+from pipeline.training_flags import add_schedule_args, schedule, training_groups
 
 
 def lm_texts(args: argparse.Namespace, n: int) -> list[str]:
@@ -160,8 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise PipelineError(f"the ensemble {args.teacher} has no cross-encoder member whose layers a student "
                                 f"could imitate; use --procedure ranker --student-from lm")
         layer_teacher = cross[0] if cross else None
-    output = args.output or MODELS / (f"student{layers}L" + ("" if args.procedure == "lm+ranker"
-                                                              else f"-{args.procedure}"))
+    output = args.output or student_dir(MODELS, layers, args.procedure)
     t0 = time.perf_counter()
     from_lm = args.procedure != "ranker" or args.student_from == "lm"
     tokenizer = AutoTokenizer.from_pretrained(args.init or (args.lm or minilm() if from_lm or not needs_teacher

@@ -260,13 +260,11 @@ def member_cache(member: Member, name: str, candidates: Run) -> Path | None:
 
 
 def dev_candidates(spec: str, depth: int, members: Sequence[Member] = ()) -> tuple[str, Run, Topics, Qrels, Passages]:
-    """A dev set ``dataset:split[@depth]`` to fit weights on: its official candidates where it has them,
-    else its BM25 candidates (cached), the top ``depth`` of either (``@depth`` overrides it), with
-    topics, qrels and passages (checked against a ``bm25`` member in ``members``)."""
-    from pipeline.bm25 import cached_search
+    """A dev set ``dataset:split[@depth]`` to fit weights on: the top ``depth`` (``@depth`` overrides it) of
+    the candidates ``pipeline.run`` would rerank with the BM25 first stage (its official ones where it
+    has them), with topics, qrels and passages (checked against a ``bm25`` member in ``members``)."""
     from pipeline.datasets import dataset_split
-    from pipeline.index import index_dir
-    from pipeline.runs import read_run, truncate
+    from pipeline.first_stage import FirstStage, candidates_for
 
     spec, _, at = spec.partition("@")
     if at:
@@ -279,11 +277,8 @@ def dev_candidates(spec: str, depth: int, members: Sequence[Member] = ()) -> tup
                             f"msmarco-dl19:test@100")
     ds, split = found
     topics, qrels = ds.topics_for(split), ds.qrels(split)
-    official = ds.split(split).candidates
-    check_first_stage(members, run_tag(official) if official else "bm25")
-    candidates = truncate(read_run(official), depth) if official else \
-        cached_search(ds.name, split, topics, index_dir(ds.name), depth=depth, remove_query=ds.remove_query)
-    candidates = {q: docs for q, docs in candidates.items() if q in topics}
+    candidates, path = candidates_for(FirstStage(depth=depth), ds, split, topics)
+    check_first_stage(members, run_tag(path) if path else "bm25")
     return f"{ds.name}.{split}.top{depth}", candidates, topics, qrels, Passages(docs=ds.docs())
 
 

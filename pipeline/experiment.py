@@ -38,11 +38,11 @@ from pipeline.errors import PipelineError
 from pipeline.evaluate import evaluate
 from pipeline.models import MODELS
 from pipeline.paths import EVAL, RUNS
+from pipeline.procedures import PROCEDURES, student_dir
 from pipeline.runs import Run, rank, read_run
 from pipeline.significance import paired_t_test
 
 DATASETS = ("car-test200:test", "scifact:test", "msmarco-dl19:test")
-PROCEDURES = ("finetune", "lm-then-finetune", "ranker", "lm+ranker")
 MEASURES = ("ndcg@10", "mrr@10", "map")
 
 
@@ -55,11 +55,6 @@ class Entry:
     layers: int | None
     hidden: int | None
     path: Path | None
-
-
-def student_dir(models: Path, layers: int, procedure: str) -> Path:
-    """Where ``pipeline.distill`` saves a student: ``student<L>L`` for lm+ranker, else ``student<L>L-<procedure>``."""
-    return models / (f"student{layers}L" if procedure == "lm+ranker" else f"student{layers}L-{procedure}")
 
 
 def model_order() -> list[str]:
@@ -108,20 +103,18 @@ def fingerprint(path: Path) -> str:
 def produce_run(entry: Entry, dataset: str, split: str, depth: int, batch_size: int, max_length: int | None,
                 out_dir: Path) -> Path:
     """The run of ``entry`` on ``dataset:split`` (BM25 top ``depth``, reranked), made by ``pipeline.run`` once."""
-    from pipeline import run
+    from pipeline.end_to_end import RunSettings, run_job
+    from pipeline.first_stage import FirstStage
 
     name = entry.model if entry.path is None else f"{entry.model}.{fingerprint(entry.path)}"
     suffix = f".m{max_length}" if max_length and entry.path is not None else ""
     out = out_dir / f"{dataset}.{split}.{name}.d{depth}{suffix}.trec"
     if out.is_file():
         return out
-    args = ["--dataset", dataset, "--split", split, "--depth", str(depth), "--output", str(out),
-            "--reranker", "bm25" if entry.path is None else str(entry.path), "--batch-size", str(batch_size),
-            "--tag", entry.model.replace("+", "_")[:15]]
-    if max_length:
-        args += ["--max-length", str(max_length)]
     print(f"== {entry.model} on {dataset}:{split} (top {depth})", file=sys.stderr)
-    run.main(args)
+    run_job(RunSettings(dataset=dataset, split=split, first=FirstStage(depth=depth), output=out,
+                        reranker="bm25" if entry.path is None else str(entry.path), batch_size=batch_size,
+                        tag=entry.model.replace("+", "_")[:15], max_length=max_length or None))
     return out
 
 

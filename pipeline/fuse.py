@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipeline.cli import add_debug_flag, run_main
 from pipeline.errors import PipelineError
-from pipeline.fusion import NORMALIZATIONS, bayes_fuse, check_queries, fit_rank_odds, interpolate, rrf
+from pipeline.fusion import METHODS, NORMALIZATIONS, check_queries, fit_rank_odds, fuse
 from pipeline.qrels import read_qrels
 from pipeline.runs import OUTPUT_FORMATS, read_run, validate_tag, write_run
 
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--allow-partial-overlap", action="store_true",
                         help="fuse runs whose query sets differ: the output has the union of their queries, "
                              "each fused from the runs that hold it")
-    parser.add_argument("--method", choices=["rrf", "interpolation", "bayes"], default="rrf",
+    parser.add_argument("--method", choices=METHODS, default="rrf",
                         help="rrf (default), interpolation of normalised scores, or bayes: Bayes-fuse, each run's "
                              "log-odds of relevance by rank bin, fitted on --fit-runs and --fit-qrels")
     parser.add_argument("--k", type=float, default=60.0, help="RRF constant (default: 60)")
@@ -53,20 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise PipelineError(f"fusion needs at least 2 runs, got {len(args.runs)}")
     runs = [read_run(p) for p in args.runs]
     check_queries(runs, [str(p) for p in args.runs], args.allow_partial_overlap)
-    if args.method == "rrf":
-        fused = rrf(runs, k=args.k, depth=args.depth, weights=args.weights)
-    elif args.method == "bayes":
+    odds = None
+    if args.method == "bayes":
         if not (args.fit_runs and args.fit_qrels and args.collection_size):
             raise PipelineError("bayes needs --fit-runs, --fit-qrels and --collection-size")
         if len(args.fit_runs) != len(runs):
             raise PipelineError(f"{len(args.fit_runs)} --fit-runs for {len(runs)} runs: give one per run, in order")
         qrels = read_qrels(args.fit_qrels)
         odds = [fit_rank_odds(read_run(p), qrels, args.collection_size) for p in args.fit_runs]
-        fused = bayes_fuse(runs, odds)
-    else:
-        if len(runs) != 2:
-            raise PipelineError(f"interpolation combines exactly 2 runs, got {len(runs)}")
-        fused = interpolate(runs[0], runs[1], args.alpha, args.normalization)
+    fused = fuse(args.method, runs, k=args.k, weights=args.weights, depth=args.depth, alpha=args.alpha,
+                 normalization=args.normalization, odds=odds)
     write_run(args.output, fused, args.tag, fmt=args.output_format, depth=args.depth)
     print(f"fused {len(runs)} runs ({args.method}) into {args.output}: {len(fused)} queries")
     return 0

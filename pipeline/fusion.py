@@ -21,6 +21,7 @@ from pipeline.runs import Run, rank
 RANK_BINS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 300, 500, 700, 1000)
 
 NORMALIZATIONS = ("minmax", "zscore", "none")
+METHODS = ("rrf", "interpolation", "bayes")
 
 
 def normalize(docs: dict[str, float], method: str = "minmax") -> dict[str, float]:
@@ -166,3 +167,22 @@ def bayes_fuse(runs: Sequence[Run], odds: Sequence[RankOdds]) -> Run:
         docs = dict.fromkeys(d for r in per_run for d in r)
         fused[qid] = {d: sum(o.at(r.get(d)) for r, o in zip(per_run, odds, strict=True)) for d in docs}
     return fused
+
+
+def fuse(method: str, runs: Sequence[Run], k: float = 60.0, weights: Sequence[float] | None = None,
+         depth: int | None = None, alpha: float = 0.5, normalization: str = "minmax",
+         odds: Sequence[RankOdds] | None = None) -> Run:
+    """``runs`` fused by ``method`` (one of :data:`METHODS`): :func:`rrf` (``k``, ``weights``, ``depth``),
+    :func:`interpolate` of exactly two runs (``alpha``, ``normalization``), or :func:`bayes_fuse`
+    with each run's fitted ``odds``."""
+    if method == "rrf":
+        return rrf(runs, k=k, depth=depth, weights=weights)
+    if method == "interpolation":
+        if len(runs) != 2:
+            raise PipelineError(f"interpolation combines exactly 2 runs, got {len(runs)}")
+        return interpolate(runs[0], runs[1], alpha, normalization)
+    if method == "bayes":
+        if odds is None or len(odds) != len(runs):
+            raise PipelineError("bayes needs the fitted rank odds of every run")
+        return bayes_fuse(runs, odds)
+    raise PipelineError(f"unknown fusion {method!r}: expected one of {', '.join(METHODS)}")

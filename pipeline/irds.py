@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.corpora import Doc, checked
 from pipeline.datasets import Dataset, Split
@@ -37,6 +37,8 @@ from pipeline.paths import RUN_CACHE
 from pipeline.qrels import Qrels
 from pipeline.runs import Run, write_run
 from pipeline.topics import Topics
+
+V = TypeVar("V")
 
 PREFIX = "irds:"
 FILE_PREFIX = "irds_"
@@ -163,14 +165,8 @@ class IrdsDataset(Dataset):
     def qrels(self, split: str) -> Qrels:
         """The judgments (the dataset has one split)."""
         self._judged(split)
-        qrels: Qrels = {}
-        for qrel in self._read("qrels", lambda ds: ds.qrels_iter()):
-            judged = qrels.setdefault(qrel.query_id, {})
-            if qrel.doc_id in judged:
-                raise PipelineError(f"{PREFIX}{self.irds_id}: duplicate judgment for query {qrel.query_id!r}, "
-                                    f"document {qrel.doc_id!r}")
-            judged[qrel.doc_id] = int(qrel.relevance)
-        return qrels
+        rows = ((q.query_id, q.doc_id, int(q.relevance)) for q in self._read("qrels", lambda ds: ds.qrels_iter()))
+        return self._by_query(rows, "duplicate judgment for query {q!r}, document {d!r}")
 
     def topics_for(self, split: str) -> Topics:
         """The judged queries (their :attr:`topic_field`), in ir_datasets' order."""
@@ -192,14 +188,21 @@ class IrdsDataset(Dataset):
         """Passage texts for reranking from ir_datasets' docstore (no index needed)."""
         return DocstorePassages(self.irds_id)
 
+    def _by_query(self, rows: Iterable[tuple[str, str, V]], duplicate: str) -> dict[str, dict[str, V]]:
+        """``{query: {doc: value}}`` from ``(query, doc, value)`` rows; a pair seen twice is an error
+        (``duplicate`` says how, with ``{q}`` and ``{d}``)."""
+        out: dict[str, dict[str, V]] = {}
+        for q, d, value in rows:
+            docs = out.setdefault(q, {})
+            if d in docs:
+                raise PipelineError(f"{PREFIX}{self.irds_id}: " + duplicate.format(q=q, d=d))
+            docs[d] = value
+        return out
+
     def _write_candidates(self, path: Path, split: str) -> None:
-        run: Run = {}
-        for scored in self._read("scoreddocs", lambda ds: ds.scoreddocs_iter()):
-            docs = run.setdefault(scored.query_id, {})
-            if scored.doc_id in docs:
-                raise PipelineError(f"{PREFIX}{self.irds_id}: scored docs list document {scored.doc_id!r} twice "
-                                    f"for query {scored.query_id!r}")
-            docs[scored.doc_id] = float(scored.score)
+        rows = ((s.query_id, s.doc_id, float(s.score))
+                for s in self._read("scoreddocs", lambda ds: ds.scoreddocs_iter()))
+        run: Run = self._by_query(rows, "scored docs list document {d!r} twice for query {q!r}")
         tied = [q for q, docs in run.items() if len(docs) > 1 and len(set(docs.values())) == 1]
         if tied:
             print(f"warning: {self.name}:{split}: the scored docs of {len(tied)} of {len(run)} queries all have one "

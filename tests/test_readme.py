@@ -76,3 +76,5 @@ def test_the_python_example_runs_on_a_fresh_index_and_prints_what_it_says(tmp_pa
     frame = re.search(r"^\s*ndcg@10\s+recall@1000\n0\s+([0-9.]+)\s+([0-9.]+)$", out, re.M)  # the DataFrame's print
     assert frame and abs(float(frame.group(1)) - float(ndcg[0])) <= 5e-5 and 0 < float(frame.group(2)) <= 1, out
     assert (home / "runs" / "scifact.test.mine.trec").is_file()
+    job = re.search(r"^(\S+) ([0-9.]+)$", out, re.M)  # run_job's output and nDCG@10: the same BM25 run
+    assert job and (home / job.group(1)).is_file() and job.group(2) == ndcg[0], out

@@ -13,6 +13,7 @@ import pytest
 from pipeline.bm25 import BM25, RM3, cached_search
 from pipeline.datasets import Split, get_dataset
 from pipeline.errors import PipelineError
+from pipeline.first_stage import FirstStage
 from pipeline.index import read_manifest
 from pipeline.java import start_jvm
 from pipeline.runs import rank, read_run
@@ -125,13 +126,15 @@ def test_an_index_without_document_vectors_is_refused_for_rm3_with_the_fix(index
             f"pipeline.index stores them")
 
 
-def _name(*argv: str, ds=None, split: str = "test") -> tuple[str, argparse.Namespace]:
-    from pipeline.run import _first_stage_name, define_args
+def _name(*argv: str, ds=None, split: str = "test") -> tuple[str, FirstStage]:
+    """The first stage that ``pipeline.run`` flags ``argv`` give, checked, and its name."""
+    from pipeline.end_to_end import RunSettings
+    from pipeline.run import define_args
 
     parser = argparse.ArgumentParser()
     define_args(parser)
-    args = parser.parse_args(list(argv))
-    return _first_stage_name(args, ds or get_dataset("scifact"), split), args
+    stage = RunSettings.from_flags(parser.parse_args(list(argv))).first.checked(ds or get_dataset("scifact"), split)
+    return stage.name, stage
 
 
 def test_first_stage_names_and_filled_in_settings():
