@@ -156,6 +156,13 @@ def test_one_bad_datasets_toml_entry_affects_only_that_entry(tmp_path, monkeypat
         get_dataset("x")
 
 
+def _default_sigint() -> None:
+    """In the child before it starts: SIGINT's default action. A job a shell started in the background
+    (``cmd &``, as CI scripts do) passes SIGINT on ignored, and Python then never raises
+    KeyboardInterrupt; a terminal's foreground job, which Ctrl-C reaches, has the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["sigterm", "sigint"])
 def test_an_interrupted_rerank_below_one_chunk_keeps_its_work_and_resumes(scifact_slice, slice_index, tiny_bert,
                                                                           tmp_path, sig, code):
@@ -170,7 +177,8 @@ def test_an_interrupted_rerank_below_one_chunk_keeps_its_work_and_resumes(scifac
     partial = resumed.with_name("resumed.trec.partial")
     proc = subprocess.Popen([sys.executable, "-m", *_rerank_args(scifact_slice, slice_index, tiny_bert, resumed,
                                                                  *extra, *every_batch)], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and not (partial.exists() and
                                                                    '"partial"' in partial.read_text()):
