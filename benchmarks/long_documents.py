@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rerank_throughput import minilm_4l, real_pairs, timed  # noqa: E402
 
-from pipeline.crossencoder import CrossEncoder, available_cores  # noqa: E402
-from pipeline.long_documents import Splitting, windows  # noqa: E402
+from pipeline.common.distributed import available_cores  # noqa: E402
+from pipeline.rerank.crossencoder import CrossEncoder
+from pipeline.rerank.long_documents import Splitting, windows  # noqa: E402
 
 
 def main() -> None:

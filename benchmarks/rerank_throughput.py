@@ -34,13 +34,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.build_models import gemm_gflops  # noqa: E402
-from pipeline.crossencoder import CrossEncoder, available_cores  # noqa: E402
-from pipeline.datasets import get_dataset  # noqa: E402
-from pipeline.evaluate import evaluate  # noqa: E402
-from pipeline.index import build_index, index_dir, read_manifest  # noqa: E402
-from pipeline.models import MODELS  # noqa: E402
-from pipeline.runs import rank  # noqa: E402
+from pipeline.collection.datasets import get_dataset  # noqa: E402
+from pipeline.common.distributed import available_cores  # noqa: E402
+from pipeline.evaluation.measures import evaluate  # noqa: E402
+from pipeline.indexing.lucene import build_index, index_dir, read_manifest  # noqa: E402
+from pipeline.rerank.crossencoder import CrossEncoder
+from pipeline.rerank.registry import MODELS  # noqa: E402
+from pipeline.runfiles.trec import rank  # noqa: E402
+from pipeline.training.recipe import gemm_gflops  # noqa: E402
 
 
 def performed_flops(lengths: np.ndarray, layers: int, hidden: int, ffn: int) -> float:
@@ -85,7 +86,7 @@ def minilm_4l(root: Path) -> Path:
 
 def real_pairs(dataset: str, split: str, queries: int, depth: int) -> tuple[dict, dict, list[tuple[str, str]]]:
     """BM25 top-``depth`` of the first ``queries`` judged queries: topics, candidate run and text pairs."""
-    from pipeline.bm25 import BM25
+    from pipeline.candidates.bm25 import BM25
 
     ds = get_dataset(dataset)
     if read_manifest(index_dir(ds.name)) is None:

@@ -5,7 +5,7 @@ Data flows one way: collection -> index -> candidates -> rerank -> run -> evalua
 The public names load lazily (``import pipeline`` starts neither torch nor the JVM)::
 
     from pipeline import BM25, CrossEncoder, get_dataset, to_frame
-    from pipeline.evaluate import evaluate
+    from pipeline.evaluation.measures import evaluate
 """
 
 import importlib
@@ -21,20 +21,22 @@ os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 #: public name -> the module that defines it (imported on first use)
 _EXPORTS = {
-    "get_dataset": "pipeline.datasets", "Dataset": "pipeline.datasets",
-    "read_corpus": "pipeline.corpora", "read_topics": "pipeline.topics", "read_qrels": "pipeline.qrels",
-    "BM25": "pipeline.bm25", "DenseSearcher": "pipeline.dense", "BiEncoder": "pipeline.biencoder",
-    "CrossEncoder": "pipeline.crossencoder", "Passages": "pipeline.passages",
-    "Run": "pipeline.runs", "read_run": "pipeline.runs", "write_run": "pipeline.runs",
-    "to_frame": "pipeline.runs", "from_frame": "pipeline.runs",
-    "rrf": "pipeline.fusion", "interpolate": "pipeline.fusion",
-    "Evaluation": "pipeline.evaluate", "Comparison": "pipeline.comparison",
-    "RunSettings": "pipeline.end_to_end", "run_job": "pipeline.end_to_end", "JobResult": "pipeline.end_to_end",
-    "FirstStage": "pipeline.first_stage", "first_stage_run": "pipeline.first_stage",
-    "Splitting": "pipeline.long_documents",
-    "PipelineError": "pipeline.errors",
+    "get_dataset": "pipeline.collection.datasets", "Dataset": "pipeline.collection.datasets",
+    "read_corpus": "pipeline.collection.corpora", "read_topics": "pipeline.collection.topics",
+    "read_qrels": "pipeline.collection.qrels",
+    "Passages": "pipeline.indexing.passages", "BiEncoder": "pipeline.indexing.biencoder",
+    "BM25": "pipeline.candidates.bm25", "DenseSearcher": "pipeline.candidates.dense",
+    "FirstStage": "pipeline.candidates.first_stage", "first_stage_run": "pipeline.candidates.first_stage",
+    "CrossEncoder": "pipeline.rerank.crossencoder", "Splitting": "pipeline.rerank.long_documents",
+    "Run": "pipeline.runfiles.trec", "read_run": "pipeline.runfiles.trec", "write_run": "pipeline.runfiles.trec",
+    "to_frame": "pipeline.runfiles.trec", "from_frame": "pipeline.runfiles.trec",
+    "rrf": "pipeline.candidates.fusion", "interpolate": "pipeline.candidates.fusion",
+    "Evaluation": "pipeline.evaluation.measures", "Comparison": "pipeline.evaluation.comparison",
+    "RunSettings": "pipeline.experiments.end_to_end", "run_job": "pipeline.experiments.end_to_end",
+    "JobResult": "pipeline.experiments.end_to_end",
+    "PipelineError": "pipeline.common.errors",
 }
-# No name here may be a submodule's (evaluate, compare, rerank, ...): importing the submodule sets the
+# No name here may be a submodule's (evaluate, compare, rerank, training, ...): importing the submodule sets the
 # package attribute of that name, so the export would turn into the module. The functions are
 # imported from their modules: ``from pipeline.evaluate import evaluate``.
 __all__ = sorted(_EXPORTS)

@@ -13,14 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.atomic import write_text
-from pipeline.cli import add_debug_flag, run_main
-from pipeline.comparison import TESTS, compare
-from pipeline.datasets import load_qrels
-from pipeline.errors import PipelineError
-from pipeline.evaluate import MEASURE_SPELLING, measure_name
-from pipeline.runs import read_run
-from pipeline.significance import CORRECTIONS
+from pipeline.collection.datasets import load_qrels
+from pipeline.common.atomic import write_text
+from pipeline.common.cli import add_debug_flag, run_main
+from pipeline.common.errors import PipelineError
+from pipeline.evaluation.comparison import TESTS, compare
+from pipeline.evaluation.measures import MEASURE_SPELLING, measure_name
+from pipeline.evaluation.significance import CORRECTIONS
+from pipeline.runfiles.trec import read_run
 
 _EXTENSIONS = {".md": "markdown", ".tex": "latex", ".csv": "csv"}
 

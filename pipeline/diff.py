@@ -14,18 +14,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.atomic import write_text
-from pipeline.cli import add_debug_flag, run_main
-from pipeline.datasets import dataset_split, load_qrels
-from pipeline.errors import PipelineError
-from pipeline.evaluate import MEASURE_SPELLING, measure_name
-from pipeline.rundiff import diff_runs
-from pipeline.runs import read_run
+from pipeline.collection.datasets import dataset_split, load_qrels
+from pipeline.common.atomic import write_text
+from pipeline.common.cli import add_debug_flag, run_main
+from pipeline.common.errors import PipelineError
+from pipeline.evaluation.diff import diff_runs
+from pipeline.evaluation.measures import MEASURE_SPELLING, measure_name
+from pipeline.runfiles.trec import read_run
 
 
 def _texts(args: argparse.Namespace):
     """``(docid -> text, {qid: query})`` for the HTML page, from --index or a DATASET:SPLIT qrels."""
-    from pipeline.passages import Passages
+    from pipeline.indexing.passages import Passages
 
     named = dataset_split(args.qrels)
     dataset, queries = (named[0], named[0].topics_for(named[1])) if named else (None, None)
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      args.rbo_p, args.trials, args.seed, args.relevance_level)
     print(diff.table(args.top, args.movers))
     if args.html:
-        from pipeline.diffhtml import render
+        from pipeline.evaluation.diff_html import render
 
         text, queries = _texts(args)
         page = render(diff, text, queries, depth=args.depth, movers=max(args.movers, 10),

@@ -24,7 +24,7 @@ layers (uniform mapping, a fresh head) and teaches it the teacher's scores only,
 its own tokenization of the same pairs; layer losses cannot compare hidden states token by token
 across tokenizers, so ``lm+ranker`` refuses such a pair.
 
-``--teacher`` may also be an ensemble (:mod:`pipeline.ensemble`, fitted by ``pipeline.train
+``--teacher`` may also be an ensemble (:mod:`pipeline.rerank.ensemble`, fitted by ``pipeline.train
 ensemble``): the score losses learn the ensemble's weighted sum, and the layer losses (and a student
 cut from the teacher) use its first cross-encoder member.
 
@@ -38,73 +38,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from pipeline import distributed
-from pipeline.cli import add_debug_flag, run_main
-from pipeline.datasets import get_dataset
-from pipeline.ensemble import group_scores, is_ensemble, read_ensemble
-from pipeline.errors import PipelineError
-from pipeline.initialise import is_the_lm, load_ranker, student, uniform_mapping
-from pipeline.losses import SCORE_LOSSES
-from pipeline.paths import MODEL_CACHE, MODELS
-from pipeline.pretrained import minilm
-from pipeline.procedures import PROCEDURES, student_dir
-from pipeline.teacher_scores import teacher_scores
-from pipeline.training import LossConfig, Schedule, train
-from pipeline.training_flags import add_schedule_args, schedule, training_groups
-
-
-def lm_texts(args: argparse.Namespace, n: int) -> list[str]:
-    """``n`` passages sampled (seeded) from the training datasets' collections, for LM distillation."""
-    texts = [d.contents for name in args.dataset or ["car-test200", "scifact"] for d in get_dataset(name).docs()
-             if d.contents.strip()]
-    random.Random(args.seed).shuffle(texts)
-    return texts[:n]
-
-
-def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, tokenizer) -> Path:
-    """A student that imitates the pretrained LM (TinyBERT's general distillation), cached in models/.cache."""
-    from transformers import BertModel
-
-    lm_path = args.lm or minilm()
-    lm = load_ranker(lm_path, attn="eager")
-    init, mapping = student(lm, layers, hidden, seed=args.seed)
-    datasets = "+".join(args.dataset or ["car-test200", "scifact"])
-    out = MODEL_CACHE / (f"lm-distilled.{layers}L.{hidden or lm.config.hidden_size}H.{datasets}"
-                               f".s{args.seed}.n{args.lm_texts}")
-    if (out / "config.json").is_file():
-        return out
-    if is_the_lm(lm.config, layers, hidden):
-        print(f"LM distillation skipped: a {layers}-layer student at the LM's width is the LM itself")
-        with distributed.world().main_first():
-            if not (out / "config.json").is_file():
-                init.save_pretrained(out)
-                tokenizer.save_pretrained(out)
-        return out
-    projection = None if hidden in (None, lm.config.hidden_size) else \
-        torch.nn.Linear(hidden, lm.config.hidden_size)
-    teacher = BertModel.from_pretrained(lm_path, attn_implementation="eager")
-    init = init.to(torch.float32)
-    init.config._attn_implementation = "eager"
-    loss = LossConfig(label_loss=None, hidden_weight=1.0, attention_weight=1.0, mapping=mapping)
-    sched = Schedule(epochs=1.0, batch_groups=16, lr=1e-4, warmup=0.1, max_length=128, seed=args.seed,
-                     save_steps=args.save_steps, group_by_length=False)  # as the measured students' LM stage
-    print(f"LM distillation: {layers}L student <- {lm_path.name} (mapping {mapping}) on {args.lm_texts} passages")
-    train(init, tokenizer, out, loss, sched, texts=lm_texts(args, args.lm_texts), teacher=teacher,
-          projection=projection, resume=args.resume, provenance={"stage": "lm-distillation", "lm": str(lm_path)})
-    return out
-
-
-def same_tokenizer(a, b) -> bool:
-    """True when two tokenizers turn text into the same ids (same vocabulary and special tokens)."""
-    probe = "The cell's membrane, 42 proteins: an example [query] passage."
-    return a.get_vocab() == b.get_vocab() and a(probe, probe)["input_ids"] == b(probe, probe)["input_ids"]
+from pipeline.common.cli import add_debug_flag, run_main
+from pipeline.common.errors import PipelineError
+from pipeline.common.paths import MODELS
+from pipeline.common.pretrained import minilm
+from pipeline.rerank.ensemble import is_ensemble, read_ensemble
+from pipeline.training.ensemble_fit import group_scores
+from pipeline.training.flags import add_schedule_args, schedule, training_groups
+from pipeline.training.initialise import load_ranker, student, uniform_mapping
+from pipeline.training.lm_distillation import lm_distilled, same_tokenizer
+from pipeline.training.losses import SCORE_LOSSES
+from pipeline.training.procedures import PROCEDURES, student_dir
+from pipeline.training.teacher_scores import teacher_scores
+from pipeline.training.trainer import LossConfig, train
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,11 +6,11 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.cli import add_debug_flag, run_main
-from pipeline.errors import PipelineError
-from pipeline.fusion import METHODS, NORMALIZATIONS, check_queries, fit_rank_odds, fuse
-from pipeline.qrels import read_qrels
-from pipeline.runs import OUTPUT_FORMATS, read_run, validate_tag, write_run
+from pipeline.candidates.fusion import METHODS, NORMALIZATIONS, check_queries, fit_rank_odds, fuse
+from pipeline.collection.qrels import read_qrels
+from pipeline.common.cli import add_debug_flag, run_main
+from pipeline.common.errors import PipelineError
+from pipeline.runfiles.trec import OUTPUT_FORMATS, read_run, validate_tag, write_run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

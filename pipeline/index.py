@@ -9,118 +9,18 @@ was never finished. A complete index is reused unless ``--force`` is given.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from tqdm import tqdm
-
-from pipeline import corpora
-from pipeline.atomic import write_json
-from pipeline.cli import add_debug_flag, run_main
-from pipeline.collection import Fingerprint, source_name
-from pipeline.corpora import Doc, empty_note, without_empty
-from pipeline.datasets import get_dataset
-from pipeline.errors import PipelineError
-from pipeline.java import start_jvm
-from pipeline.locks import exclusive
-from pipeline.paths import INDEXES
-from pipeline.provenance import record
-
-MANIFEST = "pipeline-index.json"
-
-
-def index_dir(dataset: str) -> Path:
-    """Where the index of a named dataset lives: ``indexes/<dataset>/``."""
-    return INDEXES / dataset
-
-
-def read_manifest(index: Path) -> dict | None:
-    """The manifest of a complete index, or None when ``index`` is not one we finished."""
-    try:
-        return json.loads((index / MANIFEST).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _write_collection(docs: Iterable[Doc], out: Path, name: str) -> tuple[int, list[str], dict]:
-    """Write documents as Pyserini JsonCollection lines; returns (written, empty ids, collection record).
-
-    Empty documents are left out (Anserini cannot index them) and reported; the fingerprint is
-    over the documents indexed, as :func:`pipeline.collection.check_index` recomputes it.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fp, empty, written = Fingerprint(), [], 0
-    with open(out, "w", encoding="utf-8") as f:
-        for doc in fp.over(without_empty(tqdm(docs, desc="collection", unit=" docs", mininterval=1.0), empty)):
-            f.write(json.dumps({"id": doc.id, "contents": doc.contents}, ensure_ascii=False) + "\n")
-            written += 1
-    if not written and not empty:
-        raise PipelineError("the collection has no documents")
-    if empty:
-        print(empty_note(empty), file=sys.stderr)
-    return written, empty, {"name": name, "documents": fp.documents, "fingerprint": fp.hexdigest}
-
-
-def build_index(docs: Iterable[Doc], target: Path, source: dict, threads: int = 2, force: bool = False) -> dict:
-    """Build a Lucene index of ``docs`` at ``target``; returns its manifest.
-
-    Reuses a complete index unless ``force``. Raises if ``target`` exists but is not an index
-    this tool completed (for example one left by an older, interrupted build).
-    """
-    with exclusive(target, "built"):
-        return _build(docs, target, source, threads, force)
-
-
-def _build(docs: Iterable[Doc], target: Path, source: dict, threads: int, force: bool) -> dict:
-    # we hold the lock on target: any staging or old copy beside it is a killed build's leftover
-    for leftover in [*target.parent.glob(f".{target.name}.building-*"), *target.parent.glob(f".{target.name}.old-*")]:
-        shutil.rmtree(leftover, ignore_errors=True)
-    existing = read_manifest(target)
-    if existing is not None and not force:
-        return existing
-    if target.exists() and existing is None and not force:
-        raise PipelineError(f"{target} exists but is not a complete index (no {MANIFEST}); "
-                            f"rebuild it with --force")
-    staging = target.parent / f".{target.name}.building-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        t0 = time.perf_counter()
-        n_docs, empty, collection = _write_collection(docs, staging / "collection" / "docs.jsonl",
-                                                      source_name(source, target.name))
-        jvm_s = start_jvm()
-        from jnius import autoclass
-
-        t1 = time.perf_counter()
-        args = ["-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator",
-                "-input", str(staging / "collection"), "-index", str(staging / "index"),
-                "-threads", str(threads), "-storePositions", "-storeDocvectors", "-storeRaw", "-quiet"]
-        autoclass("io.anserini.index.IndexCollection").main(args)
-        reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(staging / "index"))
-        indexed = reader.numDocs()
-        reader.close()
-        if indexed != n_docs:
-            raise PipelineError(f"indexer stored {indexed} of {n_docs} non-empty documents; see its log above")
-        manifest = record(source=source, collection=collection, documents=indexed, empty_documents=empty,
-                          threads=threads,
-                          options=args[:4] + args[8:], jvm_start_s=round(jvm_s, 3),
-                          convert_s=round(t1 - t0, 3), index_s=round(time.perf_counter() - t1, 3))
-        write_json(staging / "index" / MANIFEST, manifest)
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-            os.replace(staging / "index", target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / "index", target)
-        return manifest
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+from pipeline.collection import corpora
+from pipeline.collection.corpora import Doc, empty_note, without_empty
+from pipeline.collection.datasets import get_dataset
+from pipeline.common.cli import add_debug_flag, run_main
+from pipeline.common.paths import INDEXES
+from pipeline.indexing.lucene import build_index, index_dir, read_manifest
 
 
 def define_args(parser: argparse.ArgumentParser) -> None:
@@ -185,15 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _encoder_name(path: Path | None) -> str:
-    from pipeline.dense import encoder_name
+    from pipeline.candidates.dense import encoder_name
 
     return encoder_name(path)
 
 
 def _dense(args: argparse.Namespace, docs: Iterable[Doc], source: dict, target: Path) -> int:
-    """``--dense``: the faiss index of the collection (see :mod:`pipeline.dense`)."""
-    from pipeline.biencoder import BiEncoder
-    from pipeline.dense import build_dense_index, check_reuse, read_dense_manifest
+    """``--dense``: the faiss index of the collection (see :mod:`pipeline.candidates.dense`)."""
+    from pipeline.candidates.dense import build_dense_index, check_reuse, read_dense_manifest
+    from pipeline.indexing.biencoder import BiEncoder
 
     if args.force and read_dense_manifest(target) is not None:
         shutil.rmtree(target)

@@ -13,8 +13,8 @@ sends them to every rank, the ranks rerank shares balanced by token count (each 
 or its share of the CPU cores), and rank 0 writes the one run file, sidecar and evaluation: the
 same run as one process would write.
 
-The job itself is :func:`pipeline.end_to_end.run_job`; this command parses the flags into its
-:class:`~pipeline.end_to_end.RunSettings` and prints what it made.
+The job itself is :func:`pipeline.experiments.end_to_end.run_job`; this command parses the flags into its
+:class:`~pipeline.experiments.end_to_end.RunSettings` and prints what it made.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import corpora
-from pipeline.cli import add_debug_flag, run_main
-from pipeline.crossencoder import DTYPES
-from pipeline.end_to_end import DEFAULT_DATASET, JobResult, RunSettings, run_job
-from pipeline.fusion import METHODS, NORMALIZATIONS
-from pipeline.long_documents import AGGREGATES
-from pipeline.runs import OUTPUT_FORMATS
-from pipeline.topics import FIELDS
+from pipeline.candidates.fusion import METHODS, NORMALIZATIONS
+from pipeline.collection import corpora
+from pipeline.collection.topics import FIELDS
+from pipeline.common.cli import add_debug_flag, run_main
+from pipeline.experiments.end_to_end import DEFAULT_DATASET, JobResult, RunSettings, run_job
+from pipeline.rerank.crossencoder import DTYPES
+from pipeline.rerank.long_documents import AGGREGATES
+from pipeline.runfiles.trec import OUTPUT_FORMATS
 
 
 def define_args(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +114,7 @@ def define_args(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--checkpoint-seconds", type=float, default=60.0,
                        help="within a chunk, append the finished batches to the .partial checkpoint at least this "
                             "often (default: 60); Ctrl-C and SIGTERM save them too")
-    long = parser.add_argument_group("long documents (pipeline.long_documents)")
+    long = parser.add_argument_group("long documents (pipeline.rerank.long_documents)")
     long.add_argument("--aggregate", choices=AGGREGATES, default="first",
                       help="split each document into passages, score them all, and give the document the first "
                            "passage's score (FirstP), the best (MaxP), their sum (SumP), mean, or the mean of the "

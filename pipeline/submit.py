@@ -14,21 +14,21 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pipeline.cli import add_debug_flag, run_main
-from pipeline.datasets import load_topics
-from pipeline.errors import PipelineError
-from pipeline.runs import write_run
-from pipeline.submission import MAX_ERRORS, check_run, tag_problem
+from pipeline.collection.datasets import load_topics
+from pipeline.common.cli import add_debug_flag, run_main
+from pipeline.common.errors import PipelineError
+from pipeline.runfiles.submission import MAX_ERRORS, check_run, tag_problem
+from pipeline.runfiles.trec import write_run
 
 
 def _collection_lookup(index: Path):
     """``docids -> the subset the Lucene index at `index` holds``."""
-    from pipeline.java import start_jvm
+    from pipeline.common.java import start_jvm
 
     if not (index / "segments_1").exists() and not any(index.glob("segments_*")):
         raise PipelineError(f"{index}: not a Lucene index (no segments file)")
     start_jvm()
-    from pipeline.bm25 import open_searcher
+    from pipeline.indexing.lucene import open_searcher
 
     searcher = open_searcher(Path(index))
 

@@ -7,7 +7,7 @@ negatives) come from the train split of every ``--dataset``. Losses: softmax cro
 each group (default) or pointwise BCE (monoBERT). The model is saved to ``models/teacher`` as a
 normal Hugging Face directory; ``--resume`` continues from the last checkpoint.
 
-``ensemble`` fits the weights of an ensemble teacher (:mod:`pipeline.ensemble`: cross-encoders,
+``ensemble`` fits the weights of an ensemble teacher (:mod:`pipeline.rerank.ensemble`: cross-encoders,
 bi-encoders and BM25, their raw scores summed with weights) on dev sets, e.g.
 ``python -m pipeline.train ensemble --member cross-encoder:models/teacher-ce --member bi-encoder:mpnet
 --fit-on scifact:dev --fit-on msmarco-dl19:test --output models/teacher``; students distil from it with
@@ -21,15 +21,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.cli import add_debug_flag, run_main
-from pipeline.errors import PipelineError
-from pipeline.initialise import load_ranker, stacked
-from pipeline.losses import LABEL_LOSSES
-from pipeline.models import MODELS
-from pipeline.pretrained import minilm, packaged
-from pipeline.teacher_scores import biencoder_scores
-from pipeline.training import LossConfig, train
-from pipeline.training_flags import add_schedule_args, schedule, training_groups
+from pipeline.common.cli import add_debug_flag, run_main
+from pipeline.common.errors import PipelineError
+from pipeline.common.pretrained import minilm, packaged
+from pipeline.rerank.registry import MODELS
+from pipeline.training.flags import add_schedule_args, schedule, training_groups
+from pipeline.training.initialise import load_ranker, stacked
+from pipeline.training.losses import LABEL_LOSSES
+from pipeline.training.teacher_scores import biencoder_scores
+from pipeline.training.trainer import LossConfig, train
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _add_ensemble_command(commands) -> None:
     """``pipeline.train ensemble``'s flags."""
-    from pipeline.ensemble import parse_member
+    from pipeline.rerank.ensemble import parse_member
 
     ens = commands.add_parser("ensemble", help="fit an ensemble teacher's weights on dev sets",
                               description="Fit the weights of an ensemble teacher (cross-encoders, bi-encoders, BM25; "
@@ -123,8 +123,9 @@ def _add_ensemble_command(commands) -> None:
 def _fit_ensemble(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from pipeline.ensemble import fit, write_ensemble
-    from pipeline.provenance import record
+    from pipeline.common.provenance import record
+    from pipeline.rerank.ensemble import write_ensemble
+    from pipeline.training.ensemble_fit import fit
 
     members = [replace(m, scale=args.scale, max_length=args.max_length) for m in args.member]
     t0 = time.perf_counter()

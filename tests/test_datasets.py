@@ -1,7 +1,7 @@
 import pytest
 
-from pipeline.datasets import bucket, get_dataset, registry
-from pipeline.errors import PipelineError
+from pipeline.collection.datasets import bucket, get_dataset, registry
+from pipeline.common.errors import PipelineError
 
 
 def test_car_splits_are_by_page_disjoint_and_cover_all_section_queries():

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.biencoder import BiEncoder
-from pipeline.corpora import read_corpus
-from pipeline.dense import DenseSearcher, build_dense_index
-from pipeline.topics import read_topics
+from pipeline.candidates.dense import DenseSearcher, build_dense_index
+from pipeline.collection.corpora import read_corpus
+from pipeline.collection.topics import read_topics
+from pipeline.indexing.biencoder import BiEncoder
 
 from .conftest import run_cli
 
@@ -113,8 +113,8 @@ def test_hnsw_index_and_hybrid_run(tiny_encoder, slice_docs, scifact_slice, slic
 
 def test_bayes_fused_hybrid_is_fitted_on_another_split(tiny_encoder, slice_docs, scifact_slice, slice_index,
                                                        tmp_path):
-    from pipeline.fusion import RankOdds, bayes_fuse
-    from pipeline.runs import read_run, truncate
+    from pipeline.candidates.fusion import RankOdds, bayes_fuse
+    from pipeline.runfiles.trec import read_run, truncate
 
     dense = tmp_path / "flat"
     build_dense_index(slice_docs, dense, BiEncoder(tiny_encoder), {}, progress=False)
@@ -154,8 +154,8 @@ def test_bayes_fused_hybrid_is_fitted_on_another_split(tiny_encoder, slice_docs,
 
 def test_interpolated_hybrid_fused_over_the_whole_collection_uses_true_scores(tiny_encoder, slice_docs, scifact_slice,
                                                                                slice_index, tmp_path):
-    from pipeline.fusion import interpolate
-    from pipeline.runs import read_run, truncate
+    from pipeline.candidates.fusion import interpolate
+    from pipeline.runfiles.trec import read_run, truncate
 
     dense = tmp_path / "flat"
     build_dense_index(slice_docs, dense, BiEncoder(tiny_encoder), {}, progress=False)

@@ -10,11 +10,11 @@ import subprocess
 import pytest
 from scipy.stats import ttest_rel
 
-from pipeline.comparison import compare
-from pipeline.qrels import read_qrels
-from pipeline.rundiff import diff_runs
-from pipeline.runs import read_run
-from pipeline.significance import correct
+from pipeline.collection.qrels import read_qrels
+from pipeline.evaluation.comparison import compare
+from pipeline.evaluation.diff import diff_runs
+from pipeline.evaluation.significance import correct
+from pipeline.runfiles.trec import read_run
 
 from .conftest import run_cli, trec_eval
 
@@ -65,7 +65,7 @@ def test_diff_numbers_equal_trec_eval_and_scipy(slice_runs, trec_qrels):
 
 
 def test_compare_numbers_equal_trec_eval_and_scipy_with_holm(slice_runs, trec_qrels, tmp_path):
-    from pipeline.fusion import rrf
+    from pipeline.candidates.fusion import rrf
 
     runs = {name: read_run(path) for name, path in slice_runs.items()}
     runs["rrf"] = rrf(list(runs.values()))

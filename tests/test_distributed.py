@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.datasets import ROOT
-from pipeline.distributed import assign
+from pipeline.collection.datasets import ROOT
+from pipeline.common.distributed import assign
 
 from .conftest import run_cli
 
@@ -36,7 +36,7 @@ def test_scores_do_not_depend_on_the_thread_count(scifact_slice, tiny_bert, tmp_
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    from pipeline.crossencoder import CrossEncoder
+    from pipeline.rerank.crossencoder import CrossEncoder
 
     torch.manual_seed(0)  # a teacher-sized layer (384 wide): tiny models hide thread-dependent kernels
     config = BertConfig(vocab_size=BertConfig.from_pretrained(tiny_bert).vocab_size, hidden_size=384,

@@ -6,19 +6,11 @@ import json
 
 import pytest
 
-from pipeline.ensemble import (
-    Member,
-    bm25_group_scores,
-    check_first_stage,
-    combine,
-    fit_weights,
-    parse_member,
-    read_ensemble,
-    write_ensemble,
-)
-from pipeline.errors import PipelineError
-from pipeline.evaluate import evaluate
-from pipeline.runs import read_run
+from pipeline.common.errors import PipelineError
+from pipeline.evaluation.measures import evaluate
+from pipeline.rerank.ensemble import Member, check_first_stage, combine, parse_member, read_ensemble, write_ensemble
+from pipeline.runfiles.trec import read_run
+from pipeline.training.ensemble_fit import bm25_group_scores, fit_weights
 
 from .conftest import run_cli
 
@@ -72,14 +64,14 @@ def test_a_bm25_member_scores_training_pairs_as_the_search_scored_them(scifact_s
                                                                        monkeypatch):
     """A group's negatives come from the BM25 run: Anserini's pair score of each equals its search score,
     and the relevant passage (often outside the top 100) is scored too."""
-    from pipeline.bm25 import cached_search
-    from pipeline.datasets import get_dataset
-    from pipeline.examples import Group, bm25_groups
+    from pipeline.candidates.bm25 import cached_search
+    from pipeline.collection.datasets import get_dataset
+    from pipeline.training.examples import Group, bm25_groups
 
     monkeypatch.setenv("PIPELINE_DATASETS", str(scifact_slice / "datasets.toml"))
-    monkeypatch.setattr("pipeline.bm25.CACHE", tmp_path)  # the groups and their run: not the project's caches
-    monkeypatch.setattr("pipeline.examples.CACHE", tmp_path)
-    monkeypatch.setattr("pipeline.index.INDEXES", slice_index.parent)  # where bm25_group_scores finds sci-slice
+    monkeypatch.setattr("pipeline.candidates.bm25.CACHE", tmp_path)  # the groups and their run: not our caches
+    monkeypatch.setattr("pipeline.training.examples.CACHE", tmp_path)
+    monkeypatch.setattr("pipeline.indexing.lucene.INDEXES", slice_index.parent)  # where sci-slice is found
     ds = get_dataset("sci-slice")
     groups = bm25_groups(ds, "test", negatives=3, index=slice_index)
     assert groups and all(g.dataset == "sci-slice" for g in groups)
@@ -93,6 +85,10 @@ def test_a_bm25_member_scores_training_pairs_as_the_search_scored_them(scifact_s
             assert s[0] == pytest.approx(run[g.qid][g.docids[0]], abs=1e-3)
     with pytest.raises(PipelineError, match="from no indexed dataset"):
         bm25_group_scores([Group("q", "text", ["a"], ["a text"])])
+    foreign = Group(groups[0].qid, groups[0].query, [groups[0].docids[0], "no-such-doc"], ["a", "b"],
+                    dataset="sci-slice")
+    with pytest.raises(PipelineError, match="holds no document 'no-such-doc'"):
+        bm25_group_scores([foreign])
 
 
 def test_an_ensemble_is_fitted_on_a_dev_set_and_students_learn_it(scifact_slice, slice_index, tiny_bert, tiny_mpnet,

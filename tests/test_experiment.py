@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from pipeline.evaluate import evaluate
-from pipeline.qrels import read_qrels
-from pipeline.runs import read_run
+from pipeline.collection.qrels import read_qrels
+from pipeline.evaluation.measures import evaluate
+from pipeline.runfiles.trec import read_run
 
 from .conftest import run_cli
 

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.fusion import RankOdds, bayes_fuse, fit_rank_odds, interpolate, normalize, rrf
-from pipeline.runs import read_run
+from pipeline.candidates.fusion import RankOdds, bayes_fuse, fit_rank_odds, interpolate, normalize, rrf
+from pipeline.common.errors import PipelineError
+from pipeline.runfiles.trec import read_run
 
 from .conftest import run_cli
 

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.corpora import read_corpus
-from pipeline.datasets import DATA, get_dataset
-from pipeline.errors import PipelineError
-from pipeline.qrels import read_qrels
-from pipeline.runs import read_run
-from pipeline.submission import check_run
-from pipeline.topics import read_topics
+from pipeline.collection.corpora import read_corpus
+from pipeline.collection.datasets import DATA, get_dataset
+from pipeline.collection.qrels import read_qrels
+from pipeline.collection.topics import read_topics
+from pipeline.common.errors import PipelineError
+from pipeline.runfiles.submission import check_run
+from pipeline.runfiles.trec import read_run
 
 _EXAMPLES = os.environ.get("PIPELINE_FUZZ_EXAMPLES")
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.crossencoder import CrossEncoder
-from pipeline.datasets import ROOT
-from pipeline.errors import PipelineError
-from pipeline.models import hub_origin, resolve
+from pipeline.collection.datasets import ROOT
+from pipeline.common.errors import PipelineError
+from pipeline.rerank.crossencoder import CrossEncoder
+from pipeline.rerank.registry import hub_origin, resolve
 
 HUB_ID = "cross-encoder/ms-marco-MiniLM-L6-v2"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -86,8 +86,9 @@ def hub_cache(tiny_bert, tmp_path) -> tuple[Path, Path]:
 
 def test_a_cached_hub_model_is_found_offline_and_scores(hub_cache, tiny_bert):
     hf_home, snapshot = hub_cache
-    code = ("import json; from pipeline.models import resolve; from pipeline.crossencoder import CrossEncoder\n"
-            "from pipeline.errors import PipelineError\n"
+    code = ("import json; from pipeline.rerank.registry import resolve\n"
+            "from pipeline.rerank.crossencoder import CrossEncoder\n"
+            "from pipeline.common.errors import PipelineError\n"
             "paths = [resolve(n) for n in ('tiny-org/tiny-ranker', 'tiny-org/tiny-ranker@main', "
             f"'tiny-org/tiny-ranker@{COMMIT}')]\n"
             "scores = CrossEncoder(paths[0]).score(['protein folding'], ['cells fold proteins'])\n"

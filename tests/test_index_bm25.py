@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from pipeline.bm25 import BM25
-from pipeline.corpora import read_corpus
-from pipeline.errors import PipelineError
-from pipeline.evaluate import evaluate
-from pipeline.index import MANIFEST, build_index, read_manifest
-from pipeline.qrels import read_qrels
-from pipeline.topics import read_topics
+from pipeline.candidates.bm25 import BM25
+from pipeline.collection.corpora import read_corpus
+from pipeline.collection.qrels import read_qrels
+from pipeline.collection.topics import read_topics
+from pipeline.common.errors import PipelineError
+from pipeline.evaluation.measures import evaluate
+from pipeline.indexing.lucene import MANIFEST, build_index, read_manifest
 
 
 def test_index_is_complete_with_manifest_and_stores_raw_contents(slice_index, scifact_slice):
@@ -91,7 +91,7 @@ def test_missing_and_prebuilt_indexes_are_clear_errors(tmp_path):
 def test_an_index_from_another_lucene_version_gets_the_fix(slice_index, tmp_path, version, message):
     import shutil
 
-    from pipeline.bm25 import BM25
+    from pipeline.candidates.bm25 import BM25
 
     copy = tmp_path / "other-lucene"
     shutil.copytree(slice_index, copy)

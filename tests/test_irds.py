@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import irds
-from pipeline.corpora import Doc
-from pipeline.datasets import dataset_split, get_dataset, load_qrels, load_topics
-from pipeline.errors import PipelineError
-from pipeline.runs import read_run
+from pipeline.collection import irds
+from pipeline.collection.corpora import Doc
+from pipeline.collection.datasets import dataset_split, get_dataset, load_qrels, load_topics
+from pipeline.common.errors import PipelineError
+from pipeline.runfiles.trec import read_run
 
 from .conftest import run_cli
 from .test_cli import one_line_error

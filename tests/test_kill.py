@@ -10,8 +10,8 @@ import sys
 import time
 from functools import partial
 
-from pipeline.datasets import ROOT
-from pipeline.index import read_manifest
+from pipeline.collection.datasets import ROOT
+from pipeline.indexing.lucene import read_manifest
 
 from .conftest import run_cli
 

@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.locks import exclusive, lock_path
+from pipeline.common.errors import PipelineError
+from pipeline.common.locks import exclusive, lock_path
 
 from .conftest import run_cli
 
-HOLD = "import sys, time\nfrom pipeline.locks import exclusive\nwith exclusive(sys.argv[1]):\n" \
+HOLD = "import sys, time\nfrom pipeline.common.locks import exclusive\nwith exclusive(sys.argv[1]):\n" \
        "    print('held', flush=True)\n    time.sleep(60)\n"
 
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from pipeline.corpora import Doc
-from pipeline.errors import PipelineError
-from pipeline.long_documents import Splitting, aggregate, document_run, split_candidates, windows
-from pipeline.passages import Passages
-from pipeline.runs import read_run
+from pipeline.collection.corpora import Doc
+from pipeline.common.errors import PipelineError
+from pipeline.indexing.passages import Passages
+from pipeline.rerank.long_documents import Splitting, aggregate, document_run, split_candidates, windows
+from pipeline.runfiles.trec import read_run
 
 from .conftest import run_cli
 
@@ -62,8 +62,8 @@ def test_maxp_and_firstp_reranking_score_the_windows(scifact_slice, slice_index,
     """``pipeline.run --aggregate max`` gives each document the best of its windows' scores, as the model
     scores those windows directly; ``first`` with a passage length the first window's; the sidecar counts
     the passages, and the default output name says which aggregate made the run."""
-    from pipeline.crossencoder import CrossEncoder
-    from pipeline.topics import read_topics
+    from pipeline.collection.topics import read_topics
+    from pipeline.rerank.crossencoder import CrossEncoder
 
     (tmp_path / "indexes").mkdir()
     (tmp_path / "indexes" / "sci-slice").symlink_to(slice_index)

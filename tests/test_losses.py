@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from pipeline import losses
-from pipeline.initialise import student, uniform_mapping
+from pipeline.training import losses
+from pipeline.training.initialise import student, uniform_mapping
 
 S = torch.tensor([[2.0, 0.0, -1.0]])
 T = torch.tensor([[1.0, 1.0, 0.0]])
@@ -76,7 +76,7 @@ def test_uniform_mapping():
 def test_student_takes_the_mapped_teacher_layers_or_a_new_width(tiny_bert):
     from transformers import AutoModelForSequenceClassification
 
-    from pipeline.initialise import stacked
+    from pipeline.training.initialise import stacked
 
     teacher = stacked(tiny_bert, 4)  # 2 layers -> 4 by stacking
     base = AutoModelForSequenceClassification.from_pretrained(tiny_bert)

@@ -7,13 +7,13 @@ import random
 
 import pytest
 
-from pipeline.comparison import compare
-from pipeline.errors import PipelineError
-from pipeline.evaluate import evaluate, measure_name
-from pipeline.qrels import read_qrels
-from pipeline.rundiff import diff_runs
-from pipeline.runs import rank, read_run, truncate
-from pipeline.significance import paired_t_test
+from pipeline.collection.qrels import read_qrels
+from pipeline.common.errors import PipelineError
+from pipeline.evaluation.comparison import compare
+from pipeline.evaluation.diff import diff_runs
+from pipeline.evaluation.measures import evaluate, measure_name
+from pipeline.evaluation.significance import paired_t_test
+from pipeline.runfiles.trec import rank, read_run, truncate
 
 from .conftest import run_cli
 from .test_cli import one_line_error

@@ -12,12 +12,12 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from pipeline.crossencoder import CrossEncoder
-from pipeline.errors import PipelineError
-from pipeline.initialise import load_ranker
-from pipeline.pretrained import assemble, installed_parts, packaged
-from pipeline.teacher_scores import biencoder_scores
-from pipeline.training import LossConfig, Schedule, resolve_precision, train
+from pipeline.common.errors import PipelineError
+from pipeline.common.pretrained import assemble, installed_parts, packaged
+from pipeline.rerank.crossencoder import CrossEncoder
+from pipeline.training.initialise import load_ranker
+from pipeline.training.teacher_scores import biencoder_scores
+from pipeline.training.trainer import LossConfig, Schedule, resolve_precision, train
 
 from .test_training import _groups, _loss
 
@@ -103,7 +103,7 @@ def test_bf16_training_on_the_cpu_lowers_the_loss_and_is_recorded(tiny_bert, tmp
 
 
 def test_auto_precision_follows_the_cpu(monkeypatch):
-    import pipeline.training as training
+    import pipeline.training.trainer as training
 
     monkeypatch.setattr(training, "cpu_has_bf16", lambda: True)
     assert resolve_precision("auto", cuda=False) == "bf16"

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.biencoder import BiEncoder
-from pipeline.corpora import read_corpus
-from pipeline.dense import DenseSearcher, build_dense_index
-from pipeline.errors import PipelineError
-from pipeline.topics import read_topics
+from pipeline.candidates.dense import DenseSearcher, build_dense_index
+from pipeline.collection.corpora import read_corpus
+from pipeline.collection.topics import read_topics
+from pipeline.common.errors import PipelineError
+from pipeline.indexing.biencoder import BiEncoder
 
 from .conftest import run_cli
 from .test_dense import tiny_encoder  # noqa: F401  (the tiny sentence-transformers fixture)

@@ -2,11 +2,11 @@
 
 import pytest
 
-from pipeline.corpora import read_corpus
-from pipeline.datasets import DATA
-from pipeline.errors import PipelineError
-from pipeline.qrels import read_qrels
-from pipeline.topics import read_topics
+from pipeline.collection.corpora import read_corpus
+from pipeline.collection.datasets import DATA
+from pipeline.collection.qrels import read_qrels
+from pipeline.collection.topics import read_topics
+from pipeline.common.errors import PipelineError
 
 CAR = DATA / "trec-car-test200"
 SCI = DATA / "scifact"

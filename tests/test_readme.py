@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.paths import ROOT
+from pipeline.common.paths import ROOT
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"

@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 
-from pipeline.datasets import ROOT
-from pipeline.runs import rank, read_run
+from pipeline.collection.datasets import ROOT
+from pipeline.runfiles.trec import rank, read_run
 
 from .conftest import run_cli
 
@@ -77,10 +77,10 @@ def test_missing_named_model_names_the_command_that_builds_it(tmp_path):
 def test_empty_queries_and_passages_are_scored_and_reported_and_long_ones_cut(tiny_bert, tmp_path):
     import math
 
-    from pipeline.corpora import Doc
-    from pipeline.crossencoder import CrossEncoder
-    from pipeline.passages import Passages
-    from pipeline.rerank import rerank
+    from pipeline.collection.corpora import Doc
+    from pipeline.indexing.passages import Passages
+    from pipeline.rerank.crossencoder import CrossEncoder
+    from pipeline.rerank.rescore import rerank
 
     docs = [Doc("d1", "", "a passage about cells"), Doc("d2", "", ""), Doc("d3", "", "protein " * 500)]
     candidates = {"q1": {"d1": 3.0, "d2": 2.0, "d3": 1.0}, "q2": {"d1": 1.0, "d2": 0.5}}

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bm25 import BM25, RM3, cached_search
-from pipeline.datasets import Split, get_dataset
-from pipeline.errors import PipelineError
-from pipeline.first_stage import FirstStage
-from pipeline.index import read_manifest
-from pipeline.java import start_jvm
-from pipeline.runs import rank, read_run
-from pipeline.topics import read_topics
+from pipeline.candidates.bm25 import BM25, RM3, cached_search
+from pipeline.candidates.first_stage import FirstStage
+from pipeline.collection.datasets import Split, get_dataset
+from pipeline.collection.topics import read_topics
+from pipeline.common.errors import PipelineError
+from pipeline.common.java import start_jvm
+from pipeline.indexing.lucene import read_manifest
+from pipeline.runfiles.trec import rank, read_run
 
 from .conftest import run_cli
 
@@ -60,7 +60,7 @@ def test_rm3_and_qld_defaults_are_pyserinis():
     start_jvm()
     from pyserini.search.lucene import LuceneSearcher
 
-    from pipeline.bm25 import MU
+    from pipeline.candidates.bm25 import MU
 
     signature = inspect.signature(LuceneSearcher.set_rm3).parameters
     assert tuple(signature[p].default for p in ("fb_terms", "fb_docs", "original_query_weight")) == astuple(RM3())
@@ -69,7 +69,7 @@ def test_rm3_and_qld_defaults_are_pyserinis():
 
 def test_the_cache_is_keyed_by_the_settings_and_plain_bm25_keeps_its_key(slice_index, topics, tmp_path,
                                                                           monkeypatch):
-    monkeypatch.setattr("pipeline.bm25.CACHE", tmp_path)
+    monkeypatch.setattr("pipeline.candidates.bm25.CACHE", tmp_path)
     few = dict(list(topics.items())[:5])
     settings = [{}, {"rm3": RM3()}, {"rm3": RM3(fb_terms=5)}, {"mu": 1000.0}, {"mu": 500.0},
                 {"mu": 1000.0, "rm3": RM3()}]
@@ -98,7 +98,7 @@ def index_without_docvectors(scifact_slice, tmp_path_factory) -> Path:
     """A real Lucene index of 50 slice abstracts built by Anserini without ``-storeDocvectors``."""
     from jnius import autoclass
 
-    from pipeline.corpora import read_corpus
+    from pipeline.collection.corpora import read_corpus
 
     out = tmp_path_factory.mktemp("no-docvectors")
     (out / "collection").mkdir()
@@ -128,7 +128,7 @@ def test_an_index_without_document_vectors_is_refused_for_rm3_with_the_fix(index
 
 def _name(*argv: str, ds=None, split: str = "test") -> tuple[str, FirstStage]:
     """The first stage that ``pipeline.run`` flags ``argv`` give, checked, and its name."""
-    from pipeline.end_to_end import RunSettings
+    from pipeline.experiments.end_to_end import RunSettings
     from pipeline.run import define_args
 
     parser = argparse.ArgumentParser()
@@ -193,11 +193,11 @@ def test_run_cli_rm3_default_name_sidecar_and_run(scifact_slice, slice_index, to
 
 
 def test_run_cli_hybrid_fuses_the_rm3_run(scifact_slice, slice_index, topics, tiny_mpnet, tmp_path):
-    from pipeline.biencoder import BiEncoder
-    from pipeline.corpora import read_corpus
-    from pipeline.dense import DenseSearcher, build_dense_index
-    from pipeline.fusion import rrf
-    from pipeline.runs import truncate
+    from pipeline.candidates.dense import DenseSearcher, build_dense_index
+    from pipeline.candidates.fusion import rrf
+    from pipeline.collection.corpora import read_corpus
+    from pipeline.indexing.biencoder import BiEncoder
+    from pipeline.runfiles.trec import truncate
 
     dense = tmp_path / "dense"
     build_dense_index(list(read_corpus(scifact_slice / "corpus.jsonl", "beir")), dense, BiEncoder(tiny_mpnet), {},

@@ -2,8 +2,8 @@ import gzip
 
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.runs import from_frame, rank, read_run, to_frame, truncate, validate_tag, write_run
+from pipeline.common.errors import PipelineError
+from pipeline.runfiles.trec import from_frame, rank, read_run, to_frame, truncate, validate_tag, write_run
 
 
 def test_tie_order_is_trec_evals_score_desc_then_docid_desc_as_strings():

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from pipeline.crossencoder import check_model_dir
-from pipeline.datasets import ROOT
-from pipeline.errors import PipelineError
+from pipeline.collection.datasets import ROOT
+from pipeline.common.errors import PipelineError
+from pipeline.rerank.crossencoder import check_model_dir
 
 SOURCES = sorted((ROOT / "pipeline").rglob("*.py"))
 

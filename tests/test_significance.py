@@ -5,9 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.overlap import overlap_at_k, rbo
-from pipeline.significance import correct, paired_t_test, randomization_test
+from pipeline.common.errors import PipelineError
+from pipeline.evaluation.overlap import overlap_at_k, rbo
+from pipeline.evaluation.significance import correct, paired_t_test, randomization_test
 
 
 def test_paired_t_test_by_hand():

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from pipeline.runs import read_run, write_run
-from pipeline.submission import check_run
-from pipeline.topics import read_topics
+from pipeline.collection.topics import read_topics
+from pipeline.runfiles.submission import check_run
+from pipeline.runfiles.trec import read_run, write_run
 
 from .conftest import run_cli
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
 
-from pipeline.datasets import DATA
-from pipeline.examples import Group
-from pipeline.training import DistillationModel, LossConfig, Schedule, _Collator, train
+from pipeline.collection.datasets import DATA
+from pipeline.training.examples import Group
+from pipeline.training.trainer import DistillationModel, LossConfig, Schedule, _Collator, train
 
 from .conftest import run_cli
 
@@ -105,7 +105,7 @@ def test_distill_init_starts_a_further_stage_from_the_given_student(scifact_slic
 
 
 def test_length_grouped_batches_cover_every_example_once_and_are_seeded_per_epoch():
-    from pipeline.training import LengthGroupedSampler
+    from pipeline.training.trainer import LengthGroupedSampler
 
     rng = random.Random(0)
     lengths = [rng.choice([rng.randint(20, 60), rng.randint(200, 256)]) for _ in range(1000)]

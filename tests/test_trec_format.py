@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.corpora import read_corpus
-from pipeline.datasets import get_dataset
-from pipeline.errors import PipelineError
-from pipeline.topics import FIELDS, read_topics
+from pipeline.collection.corpora import read_corpus
+from pipeline.collection.datasets import get_dataset
+from pipeline.collection.topics import FIELDS, read_topics
+from pipeline.common.errors import PipelineError
 
 from .conftest import run_cli
 
@@ -100,7 +100,7 @@ def test_documents_are_read_as_anserinis_trec_collection_reads_them(tmp_path):
     assert {d.id: d.contents for d in docs} == CONTENTS and [d.id for d in docs] == list(CONTENTS)
     assert all(d.title == "" for d in docs)
 
-    from pipeline.java import start_jvm
+    from pipeline.common.java import start_jvm
 
     start_jvm()
     from jnius import autoclass
@@ -193,7 +193,7 @@ def test_topic_fields_are_read_as_anserinis_trec_topic_reader_reads_them(tmp_pat
     assert read_topics(path, "trec", "title+description")["301"] == \
         "oil spill Alaska Find reports on cocoa prices in Ghana."
 
-    from pipeline.java import start_jvm
+    from pipeline.common.java import start_jvm
 
     start_jvm()
     from jnius import autoclass
@@ -247,8 +247,8 @@ def _dataset(tmp_path, topic_field=None):
 def test_a_trec_collection_is_indexed_and_searched_and_topic_fields_reach_bm25(tmp_path, monkeypatch):
     from pyserini.search.lucene import LuceneSearcher
 
-    from pipeline.bm25 import BM25
-    from pipeline.index import build_index
+    from pipeline.candidates.bm25 import BM25
+    from pipeline.indexing.lucene import build_index
 
     monkeypatch.setenv("PIPELINE_DATASETS", str(_dataset(tmp_path / "d")))
     ds = get_dataset("tiny-trec")
@@ -276,7 +276,7 @@ def test_a_trec_collection_is_indexed_and_searched_and_topic_fields_reach_bm25(t
 
 
 def test_run_topic_field_flag_names_the_run_and_is_recorded(tmp_path):
-    from pipeline.index import build_index
+    from pipeline.indexing.lucene import build_index
 
     config = _dataset(tmp_path / "d")
     build_index(read_corpus(tmp_path / "d" / "ft.txt", "trec"), tmp_path / "idx", {"dataset": "tiny-trec"},

@@ -1,0 +1,65 @@
+"""LM distillation (TinyBERT's general distillation, the paper's "LM distill"): a student that
+imitates the pretrained LM's layers on collection text, before it learns to rank.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+import torch
+
+from pipeline.collection.datasets import get_dataset
+from pipeline.common import distributed
+from pipeline.common.paths import MODEL_CACHE
+from pipeline.common.pretrained import minilm
+from pipeline.training.initialise import is_the_lm, load_ranker, student
+from pipeline.training.trainer import LossConfig, Schedule, train
+
+
+def lm_texts(args: argparse.Namespace, n: int) -> list[str]:
+    """``n`` passages sampled (seeded) from the training datasets' collections, for LM distillation."""
+    texts = [d.contents for name in args.dataset or ["car-test200", "scifact"] for d in get_dataset(name).docs()
+             if d.contents.strip()]
+    random.Random(args.seed).shuffle(texts)
+    return texts[:n]
+
+
+def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, tokenizer) -> Path:
+    """A student that imitates the pretrained LM (TinyBERT's general distillation), cached in models/.cache."""
+    from transformers import BertModel
+
+    lm_path = args.lm or minilm()
+    lm = load_ranker(lm_path, attn="eager")
+    init, mapping = student(lm, layers, hidden, seed=args.seed)
+    datasets = "+".join(args.dataset or ["car-test200", "scifact"])
+    out = MODEL_CACHE / (f"lm-distilled.{layers}L.{hidden or lm.config.hidden_size}H.{datasets}"
+                               f".s{args.seed}.n{args.lm_texts}")
+    if (out / "config.json").is_file():
+        return out
+    if is_the_lm(lm.config, layers, hidden):
+        print(f"LM distillation skipped: a {layers}-layer student at the LM's width is the LM itself")
+        with distributed.world().main_first():
+            if not (out / "config.json").is_file():
+                init.save_pretrained(out)
+                tokenizer.save_pretrained(out)
+        return out
+    projection = None if hidden in (None, lm.config.hidden_size) else \
+        torch.nn.Linear(hidden, lm.config.hidden_size)
+    teacher = BertModel.from_pretrained(lm_path, attn_implementation="eager")
+    init = init.to(torch.float32)
+    init.config._attn_implementation = "eager"
+    loss = LossConfig(label_loss=None, hidden_weight=1.0, attention_weight=1.0, mapping=mapping)
+    sched = Schedule(epochs=1.0, batch_groups=16, lr=1e-4, warmup=0.1, max_length=128, seed=args.seed,
+                     save_steps=args.save_steps, group_by_length=False)  # as the measured students' LM stage
+    print(f"LM distillation: {layers}L student <- {lm_path.name} (mapping {mapping}) on {args.lm_texts} passages")
+    train(init, tokenizer, out, loss, sched, texts=lm_texts(args, args.lm_texts), teacher=teacher,
+          projection=projection, resume=args.resume, provenance={"stage": "lm-distillation", "lm": str(lm_path)})
+    return out
+
+
+def same_tokenizer(a, b) -> bool:
+    """True when two tokenizers turn text into the same ids (same vocabulary and special tokens)."""
+    probe = "The cell's membrane, 42 proteins: an example [query] passage."
+    return a.get_vocab() == b.get_vocab() and a(probe, probe)["input_ids"] == b(probe, probe)["input_ids"]
