@@ -116,6 +116,14 @@ class BiEncoder:
             start = end
         return out
 
+    def encode_kept(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+        """Each text's vector (no prompt) by text, through this encoder's store on disk
+        (:mod:`pipeline.indexing.vectors`): a killed pass resumes, and no text is encoded twice."""
+        from pipeline.indexing import vectors
+
+        store = vectors.store_dir(self.path, self.max_length, self.dtype)
+        return vectors.vectors(self.encode, texts, store, token_counts(self.tokenizer, texts), on_batch)
+
     def encode_queries(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         """Query vectors: :meth:`encode` with the query prompt."""
         return self.encode(texts, on_batch, prompt=self.query_prompt)

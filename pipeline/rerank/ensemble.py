@@ -134,13 +134,13 @@ def cosine_rerank(candidates: Run, topics: Topics, passages: Passages, member: M
     from pipeline.indexing.biencoder import BiEncoder
 
     model = BiEncoder(member.location, device=device, max_length=member.max_length)
-    qids = list(candidates)
-    docids = list(dict.fromkeys(d for q in qids for d in candidates[q]))
-    with tqdm(total=len(qids) + len(docids), desc=f"bi-encoder {member.path}", unit=" texts",
-              disable=not progress) as bar:
-        q_vec = dict(zip(qids, model.encode([topics.get(q, "") for q in qids], on_batch=bar.update), strict=True))
-        d_vec = dict(zip(docids, model.encode([passages.get(d) for d in docids], on_batch=bar.update), strict=True))
-    return {q: {d: float(member.scale * q_vec[q] @ d_vec[d]) for d in candidates[q]} for q in qids}
+    queries = {q: topics.get(q, "") for q in candidates}
+    texts = {d: passages.get(d) for docs in candidates.values() for d in docs}
+    distinct = list(dict.fromkeys([*queries.values(), *texts.values()]))
+    with tqdm(total=len(distinct), desc=f"bi-encoder {member.path}", unit=" texts", disable=not progress) as bar:
+        vec = model.encode_kept(distinct, on_batch=bar.update)
+    return {q: {d: float(member.scale * vec[queries[q]] @ vec[texts[d]]) for d in docs}
+            for q, docs in candidates.items()}
 
 
 def member_run(member: Member, candidates: Run, topics: Topics, passages: Passages, cache: Path | None,

@@ -62,8 +62,8 @@ def biencoder_scores(encoder: Path, groups: list[Group], scale: float = 20.0, ma
     """``scale`` x the cosine (or dot, for an unnormalised encoder) of each group's query and passages.
 
     ``scale`` 20 is sentence-transformers' ``MultipleNegativesRankingLoss`` scale, the softmax
-    temperature (1/20) such bi-encoders were trained at. Each distinct text is encoded once; cached
-    like :func:`teacher_scores`.
+    temperature (1/20) such bi-encoders were trained at. Each distinct text is encoded once, through
+    the encoder's vector store (a killed pass resumes); the scores are cached like :func:`teacher_scores`.
     """
     from pipeline.indexing.biencoder import BiEncoder
 
@@ -71,12 +71,10 @@ def biencoder_scores(encoder: Path, groups: list[Group], scale: float = 20.0, ma
     if cache.is_file():
         return json.loads(cache.read_text())
     model = BiEncoder(encoder, device=device, dtype=dtype, max_length=max_length)
-    queries = list(dict.fromkeys(g.query for g in groups))
-    passages = list(dict.fromkeys(t for g in groups for t in g.texts))
-    with tqdm(total=len(queries) + len(passages), desc="bi-encoder scores", unit=" texts") as bar:
-        q = dict(zip(queries, model.encode(queries, on_batch=bar.update), strict=True))
-        p = dict(zip(passages, model.encode(passages, on_batch=bar.update), strict=True))
-    scores = [[float(scale * q[g.query] @ p[t]) for t in g.texts] for g in groups]
+    texts = list(dict.fromkeys([g.query for g in groups] + [t for g in groups for t in g.texts]))
+    with tqdm(total=len(texts), desc="bi-encoder scores", unit=" texts") as bar:
+        vec = model.encode_kept(texts, on_batch=bar.update)
+    scores = [[float(scale * vec[g.query] @ vec[t]) for t in g.texts] for g in groups]
     write_json(cache, scores)
     return scores
 
