@@ -89,6 +89,10 @@ def test_a_bm25_member_scores_training_pairs_as_the_search_scored_them(scifact_s
                     dataset="sci-slice")
     with pytest.raises(PipelineError, match="holds no document 'no-such-doc'"):
         bm25_group_scores([foreign])
+    # a blank passage (the indexer leaves blank documents out) scores 0, as BM25 scores a document of no terms
+    blank = Group(groups[0].qid, groups[0].query, ["blank-doc", *groups[0].docids[1:]], [" ", *groups[0].texts[1:]],
+                  dataset="sci-slice")
+    assert bm25_group_scores([blank]) == [[0.0, *scores[0][1:]]]
 
 
 def test_an_ensemble_is_fitted_on_a_dev_set_and_students_learn_it(scifact_slice, slice_index, tiny_bert, tiny_mpnet,

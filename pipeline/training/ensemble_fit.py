@@ -58,7 +58,10 @@ def group_scores(members: Sequence[Member], groups: list[Group], max_length: int
 
 
 def bm25_group_scores(groups: Sequence[Group], k1: float = 0.9, b: float = 0.4) -> list[list[float]]:
-    """BM25's score of each group's passages in the index of the group's dataset (Anserini's pair score)."""
+    """BM25's score of each group's passages in the index of the group's dataset (Anserini's pair score).
+
+    A blank passage scores 0, as BM25 scores a document with no terms: the indexer leaves blank
+    documents out (a few CAR paragraphs are blank), so there is nothing to ask the index for."""
     from pipeline.candidates.bm25 import BM25
     from pipeline.indexing.lucene import index_dir
 
@@ -70,9 +73,11 @@ def bm25_group_scores(groups: Sequence[Group], k1: float = 0.9, b: float = 0.4) 
     for name in dict.fromkeys(g.dataset for g in groups):
         mine = [i for i, g in enumerate(groups) if g.dataset == name]
         searcher = BM25(index_dir(name), k1=k1, b=b, dataset=name)
-        flat = iter(searcher.score_pairs([(groups[i].query, d) for i in mine for d in groups[i].docids]))
+        pairs = [(groups[i].query, d) for i in mine
+                 for d, t in zip(groups[i].docids, groups[i].texts, strict=True) if t.strip()]
+        flat = iter(searcher.score_pairs(pairs))
         for i in mine:
-            scores[i] = [next(flat) for _ in groups[i].docids]
+            scores[i] = [next(flat) if t.strip() else 0.0 for t in groups[i].texts]
     return scores
 
 
