@@ -19,7 +19,12 @@ def test_a_killed_pass_resumes_and_encodes_each_text_once(tiny_mpnet, tmp_path, 
     model = BiEncoder(tiny_mpnet)
     direct = model.encode(TEXTS)
     store = vectors.store_dir(model.path, model.max_length, model.dtype)
-    lengths = [len(t) for t in TEXTS]
+    measured: list[list[str]] = []
+
+    def lengths(texts):
+        measured.append(list(texts))
+        return [len(t) for t in texts]
+
     asked: list[list[str]] = []
 
     def dies_on_the_third_chunk(texts, on_batch):
@@ -34,8 +39,9 @@ def test_a_killed_pass_resumes_and_encodes_each_text_once(tiny_mpnet, tmp_path, 
     assert asked[0] == TEXTS[:2] and asked[1] == TEXTS[2:4]  # shortest first
     asked.clear()
     got = vectors.vectors(lambda texts, on_batch: asked.append(list(texts)) or model.encode(texts, on_batch),
-                          [*TEXTS, TEXTS[0]], store, [*lengths, lengths[0]], chunk_texts=2)
+                          [*TEXTS, TEXTS[0]], store, lengths, chunk_texts=2)
     assert [t for part in asked for t in part] == TEXTS[4:]  # only what the killed pass had not saved
+    assert measured[-1] == TEXTS[4:]  # and only those are measured (tokenized) for their order
     for i, text in enumerate(TEXTS):
         np.testing.assert_allclose(got[text], direct[i], atol=1e-5)
     # the encoder's own door to its store: everything is held, nothing more is written

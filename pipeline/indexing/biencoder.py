@@ -122,7 +122,7 @@ class BiEncoder:
         from pipeline.indexing import vectors
 
         store = vectors.store_dir(self.path, self.max_length, self.dtype)
-        return vectors.vectors(self.encode, texts, store, token_counts(self.tokenizer, texts), on_batch)
+        return vectors.vectors(self.encode, texts, store, lambda todo: token_counts(self.tokenizer, todo), on_batch)
 
     def encode_queries(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         """Query vectors: :meth:`encode` with the query prompt."""

@@ -36,25 +36,33 @@ def text_key(text: str) -> str:
 
 def load(store: Path) -> dict[str, np.ndarray]:
     """Every vector the store holds, by text key (files of unfinished writes are not chunks)."""
+    return _read(sorted(store.glob("chunk-*.npz")))
+
+
+def _read(chunks: Sequence[Path]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    for chunk in sorted(store.glob("chunk-*.npz")):
+    for chunk in chunks:
         with np.load(chunk) as data:
             out.update(zip(data["keys"].tolist(), data["vectors"], strict=True))
     return out
 
 
 def vectors(encode: Callable[[Sequence[str], Callable[[int], None] | None], np.ndarray], texts: Sequence[str],
-            store: Path, lengths: Sequence[int], on_batch: Callable[[int], None] | None = None,
-            chunk_texts: int = CHUNK_TEXTS) -> dict[str, np.ndarray]:
+            store: Path, lengths: Callable[[Sequence[str]], Sequence[int]],
+            on_batch: Callable[[int], None] | None = None, chunk_texts: int = CHUNK_TEXTS) -> dict[str, np.ndarray]:
     """The vector of every text, by text: those in ``store`` read, the rest encoded by ``encode`` in
-    chunks of ``chunk_texts`` (shortest first, by ``lengths``), each chunk saved before the next."""
-    held = load(store)
+    chunks of ``chunk_texts`` (shortest first, by ``lengths`` of the texts not held), each chunk
+    saved before the next."""
+    chunks = sorted(store.glob("chunk-*.npz"))
+    held = _read(chunks)
     keys = [text_key(t) for t in texts]
     if on_batch is not None:
         on_batch(sum(k in held for k in dict.fromkeys(keys)))
-    todo = sorted({k: i for i, k in enumerate(keys) if k not in held}.values(), key=lambda i: lengths[i])
+    missing = list({k: i for i, k in enumerate(keys) if k not in held}.values())
+    length = dict(zip(missing, lengths([texts[i] for i in missing]), strict=True)) if missing else {}
+    todo = sorted(missing, key=length.__getitem__)
     store.mkdir(parents=True, exist_ok=True)
-    n = len(list(store.glob("chunk-*.npz")))
+    n = len(chunks)
     for start in range(0, len(todo), chunk_texts):
         part = todo[start:start + chunk_texts]
         encoded = encode([texts[i] for i in part], on_batch)
