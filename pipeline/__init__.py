@@ -34,6 +34,10 @@ _EXPORTS = {
     "Evaluation": "pipeline.evaluation.measures", "Comparison": "pipeline.evaluation.comparison",
     "RunSettings": "pipeline.experiments.end_to_end", "run_job": "pipeline.experiments.end_to_end",
     "JobResult": "pipeline.experiments.end_to_end",
+    "TrainingData": "pipeline.training.data", "Schedule": "pipeline.training.trainer",
+    "TeacherTraining": "pipeline.training.teacher", "train_teacher": "pipeline.training.teacher",
+    "Distillation": "pipeline.training.procedures", "distil": "pipeline.training.procedures",
+    "DistillationExperiment": "pipeline.experiments.distillation",
     "PipelineError": "pipeline.common.errors",
 }
 # No name here may be a submodule's (evaluate, compare, rerank, training, ...): importing the submodule sets the

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from pipeline.common.cli import add_debug_flag, run_main
 from pipeline.rerank.registry import MODELS
-from pipeline.training.recipe import REFERENCE_GFLOPS, complete, gemm_gflops, recipe
+from pipeline.training.recipe import REFERENCE_GFLOPS, build, complete, gemm_gflops, recipe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,12 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"total to build: ~{sum(s.reference_minutes for s in todo) * scale:.0f} min", flush=True)
     if args.dry_run or not todo:
         return 0
-    from pipeline import distill, train
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.set_verbosity_error()
     for s in todo:
         t0 = time.perf_counter()
         print(f"\n== {s.name}: python -m {s.module} {' '.join(s.argv)} --resume", flush=True)
-        (train if s.module == "pipeline.train" else distill).main([*s.argv, "--resume"])
+        build(s)
         print(f"== {s.name} done in {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
     print("built: " + ", ".join(str(s.output) for s in todo), file=sys.stderr)
     return 0

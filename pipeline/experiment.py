@@ -26,9 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.common.cli import add_debug_flag, run_main
-from pipeline.common.errors import PipelineError
 from pipeline.common.paths import EVAL, RUNS
-from pipeline.experiments.distillation import DATASETS, distillation
+from pipeline.experiments.distillation import DATASETS, DistillationExperiment, distillation
 from pipeline.rerank.registry import MODELS
 
 
@@ -52,10 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="do not carry over rows of models absent here from the previous distillation.json")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
-    args.argv = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "distillation"]
-    if args.depth < 1 or args.rounds < 1 or args.speed_pairs < 1:
-        raise PipelineError("--depth, --rounds and --speed-pairs must be at least 1")
-    return distillation(args)
+    flags = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "distillation"]
+    distillation(DistillationExperiment(datasets=tuple(args.datasets), depth=args.depth, max_length=args.max_length,
+                            batch_size=args.batch_size, speed_pairs=args.speed_pairs, rounds=args.rounds,
+                            models=args.models, runs_dir=args.runs_dir, output_dir=args.output_dir,
+                            fresh=args.fresh, command=" ".join(["python -m pipeline.experiment distillation", *flags])))
+    return 0
 
 
 def main_cli() -> None:

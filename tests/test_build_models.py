@@ -25,3 +25,26 @@ def test_dry_run_prints_the_plan_and_reuses_finished_stages(tmp_path):
     total = int(proc.stdout.split("total to build: ~")[1].split()[0])
     assert abs(total - sum(estimates)) <= len(estimates)  # rounding of each stage
     assert not any(tmp_path.glob("student*"))  # a dry run builds nothing
+
+
+def test_every_stage_parses_as_its_printed_command(tmp_path):
+    """build() runs a stage from its own command line, parsed by the command's flags: the settings
+    it trains with are those the printed command names."""
+    import pytest
+
+    from pipeline.common.errors import PipelineError
+    from pipeline.training.flags import parse_stage
+    from pipeline.training.procedures import Distillation
+    from pipeline.training.recipe import recipe
+    from pipeline.training.teacher import TeacherTraining
+
+    for stage in recipe(tmp_path, seed=5):
+        settings, args = parse_stage(stage.module, stage.argv)
+        if stage.module == "pipeline.distill":
+            assert isinstance(settings, Distillation) and settings.destination == stage.output
+            assert settings.layers == int(stage.name[len("student")])
+        else:
+            assert isinstance(settings, TeacherTraining) and settings.output == stage.output
+        assert args.seed in (5, 6) and args.negatives == 3
+    with pytest.raises(PipelineError, match="pipeline.distill or pipeline.train teacher"):
+        parse_stage("pipeline.train", ["ensemble", "--member", "bm25"])

@@ -1,6 +1,7 @@
 """Training with the Hugging Face Trainer on a tiny BERT: the loss goes down, --resume continues."""
 
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -165,3 +166,38 @@ def test_training_from_an_lm_without_a_head_is_deterministic_for_a_seed(scifact_
     student = ("--student", "2L", "--lm", str(tiny_lm))
     assert same(weights("pipeline.distill", *student, "--procedure", "finetune", out="ft"),
                 weights("pipeline.distill", *student, "--procedure", "lm-then-finetune", out="lmft"))
+
+
+def test_distil_from_python_trains_the_model_the_command_trains(scifact_slice, slice_index, tiny_lm, tmp_path):
+    """The Python API (pipeline.distil with Distillation, TrainingData and Schedule) and
+    ``python -m pipeline.distill`` are one path: equal settings give equal weights."""
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from .conftest import ROOT
+
+    (tmp_path / "indexes").mkdir()
+    (tmp_path / "indexes" / "sci-slice").symlink_to(slice_index)
+    env = {**os.environ, "PIPELINE_DATASETS": str(scifact_slice / "datasets.toml"), "PIPELINE_HOME": str(tmp_path)}
+    cli = run_cli("pipeline.distill", "--student", "2L", "--lm", str(tiny_lm), "--procedure", "finetune",
+                  "--dataset", "sci-slice", "--split", "test", "--limit-groups", "8", "--negatives", "3",
+                  "--batch-groups", "4", "--max-steps", "1", "--max-length", "64", "--lr", "1e-2",
+                  "--output", str(tmp_path / "cli"), env=env)
+    assert cli.returncode == 0, cli.stderr[-1500:]
+    code = f"""
+from pathlib import Path
+from pipeline import Distillation, Schedule, TrainingData, distil
+student = Distillation(layers=2, procedure="finetune", lm=Path({str(tiny_lm)!r}),
+                       output=Path({str(tmp_path / "api")!r}))
+summary = distil(student,
+                 TrainingData(datasets=("sci-slice",), split="test", negatives=3, limit_groups=8),
+                 Schedule(max_steps=1, batch_groups=4, max_length=64, lr=1e-2, save_steps=200))
+print("steps", summary["steps"], summary["groups"])
+"""
+    api = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert api.returncode == 0, api.stderr[-1500:]
+    assert "steps 1 8" in api.stdout
+    a, b = (load_file(tmp_path / d / "model.safetensors") for d in ("cli", "api"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

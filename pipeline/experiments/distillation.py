@@ -5,7 +5,6 @@ the table and plot that ``python -m pipeline.experiment distillation`` writes.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import statistics
@@ -18,6 +17,7 @@ from pathlib import Path
 from pipeline.collection.datasets import get_dataset
 from pipeline.common.atomic import write_json, write_text
 from pipeline.common.errors import PipelineError
+from pipeline.common.paths import EVAL, MODELS, RUNS
 from pipeline.evaluation.measures import evaluate
 from pipeline.evaluation.significance import paired_t_test
 from pipeline.runfiles.trec import Run, rank, read_run
@@ -223,9 +223,31 @@ def plot(rows: list[dict], path: Path) -> None:
     tmp.replace(path)
 
 
-def distillation(args: argparse.Namespace) -> int:
-    """Build the comparison (see ``python -m pipeline.experiment --help``)."""
+@dataclass(frozen=True)
+class DistillationExperiment:
+    """The comparison's settings (``python -m pipeline.experiment --help`` explains each)."""
+
+    datasets: tuple[str, ...] = DATASETS
+    depth: int = 100
+    max_length: int | None = None
+    batch_size: int = 32
+    speed_pairs: int = 256
+    rounds: int = 3
+    models: Path = MODELS
+    runs_dir: Path = RUNS / "experiment"
+    output_dir: Path = EVAL
+    fresh: bool = False
+    command: str = "python -m pipeline.experiment distillation"
+
+
+def distillation(args: DistillationExperiment) -> list[dict]:
+    """Build the comparison: rerank, evaluate and time every model present, carry the rows of
+    those absent, write ``distillation.json``, ``.md`` and ``.png`` to ``output_dir``, and return
+    the rows (the table is printed)."""
     import torch
+
+    if args.depth < 1 or args.rounds < 1 or args.speed_pairs < 1:
+        raise PipelineError("--depth, --rounds and --speed-pairs must be at least 1")
 
     found, missing = entries(args.models)
     datasets = []
@@ -284,11 +306,11 @@ def distillation(args: argparse.Namespace) -> int:
             missing.pop(r["model"], None)
     device = "GPU" if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
     settings = {"depth": args.depth, "rounds": args.rounds, "speed_pairs": len(pairs), "device": device,
-                "command": "python -m pipeline.experiment distillation " + " ".join(args.argv)}
+                "command": args.command}
     args.output_dir.mkdir(parents=True, exist_ok=True)
     write_json(args.output_dir / "distillation.json", rows)
     write_text(args.output_dir / "distillation.md", table_markdown(rows, missing, settings))
     plot(rows, args.output_dir / "distillation.png")
     print(table_markdown(rows, missing, settings))
     print(f"wrote {args.output_dir / 'distillation.md'}, .json and .png", file=sys.stderr)
-    return 0
+    return rows

@@ -6,8 +6,10 @@ search on the mean dev nDCG@10, and a training group's soft labels are the membe
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from pipeline.collection.qrels import Qrels
 from pipeline.collection.topics import Topics
@@ -132,3 +134,18 @@ def fit(members: Sequence[Member], dev_sets: Sequence[str], depth: int = 20,
            for name, rs, q in zip(names, runs, qrels, strict=True)}
     return fitted, {"fitted_on": list(dev_sets), "depth": depth, "grid": list(grid), "measure": "ndcg@10",
                     "mean": round(mean, 4), "dev": dev}
+
+
+def fit_ensemble(members: Sequence[Member], dev_sets: Sequence[str], output: Path, depth: int = 20,
+                 grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0), progress: bool = True
+                 ) -> tuple[list[Member], dict]:
+    """:func:`fit`, then the ensemble written to ``output`` with the fit's figures and provenance."""
+    from pipeline.common.provenance import record
+    from pipeline.rerank.ensemble import write_ensemble
+
+    t0 = time.perf_counter()
+    fitted, figures = fit(members, dev_sets, depth=depth, grid=grid, progress=progress)
+    write_ensemble(output, fitted, **record(config={"members": [m.label for m in members],
+                                                    "seconds": round(time.perf_counter() - t0, 1)},
+                                            seed=None, **figures))
+    return fitted, figures

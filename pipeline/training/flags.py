@@ -1,22 +1,30 @@
-"""The training flags ``pipeline.train`` and ``pipeline.distill`` share, and what they turn into: the
-training groups of every ``--dataset`` and the optimisation :class:`~pipeline.training.trainer.Schedule`."""
+"""The training commands' flags, defined once, and what they turn into: the
+:class:`~pipeline.training.data.TrainingData`, the optimisation
+:class:`~pipeline.training.trainer.Schedule`, and a student's
+:class:`~pipeline.training.procedures.Distillation` or the teacher's
+:class:`~pipeline.training.teacher.TeacherTraining`. ``pipeline.distill``, ``pipeline.train
+teacher`` and ``pipeline.build_models`` (whose stages are those commands' flags) all parse here."""
 
 from __future__ import annotations
 
 import argparse
-import random
+from collections.abc import Sequence
+from pathlib import Path
 
-from pipeline.collection.datasets import get_dataset
-from pipeline.common import distributed
-from pipeline.training.examples import Group, bm25_groups
+from pipeline.common.errors import PipelineError
+from pipeline.common.paths import MODELS
+from pipeline.training.data import DEFAULT_DATASETS, TrainingData
+from pipeline.training.losses import LABEL_LOSSES, SCORE_LOSSES
+from pipeline.training.procedures import PROCEDURES, Distillation
+from pipeline.training.teacher import TeacherTraining
 from pipeline.training.trainer import PRECISIONS, Schedule
 
 
 def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float) -> None:
-    """Flags shared by ``pipeline.train`` and ``pipeline.distill``."""
+    """The training data and optimisation flags every training command has."""
     group = parser.add_argument_group("optimisation")
-    group.add_argument("--dataset", action="append", help="training dataset(s) (repeatable; default: car-test200 "
-                                                          "and scifact)")
+    group.add_argument("--dataset", action="append", help="training dataset(s) (repeatable; default: "
+                                                          f"{' and '.join(DEFAULT_DATASETS)})")
     group.add_argument("--split", default="train", help="split to train on (default: train)")
     group.add_argument("--negatives", type=int, default=7, help="BM25 negatives per group (default: 7)")
     group.add_argument("--bm25-depth", type=int, default=100, help="sample negatives from this BM25 depth")
@@ -38,16 +46,10 @@ def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float)
     group.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the output")
 
 
-def training_groups(args: argparse.Namespace) -> list[Group]:
-    """Groups from every ``--dataset``, shuffled together with the seed (under ``torchrun``, rank 0
-    searches and caches them first, and the other ranks read its cache)."""
-    groups = []
-    with distributed.world().main_first():
-        for name in args.dataset or ["car-test200", "scifact"]:
-            groups += bm25_groups(get_dataset(name), args.split, negatives=args.negatives, depth=args.bm25_depth,
-                                  seed=args.seed)
-    random.Random(args.seed).shuffle(groups)
-    return groups[: args.limit_groups] if args.limit_groups else groups
+def training_data(args: argparse.Namespace) -> TrainingData:
+    """The data flags as :class:`TrainingData`."""
+    return TrainingData(datasets=tuple(args.dataset or DEFAULT_DATASETS), split=args.split, negatives=args.negatives,
+                        bm25_depth=args.bm25_depth, seed=args.seed, limit_groups=args.limit_groups)
 
 
 def schedule(args: argparse.Namespace) -> Schedule:
@@ -56,3 +58,82 @@ def schedule(args: argparse.Namespace) -> Schedule:
                     warmup=args.warmup, max_length=args.max_length, seed=args.seed, save_steps=args.save_steps,
                     logging_steps=args.logging_steps, group_by_length=args.group_by_length,
                     precision=args.precision)
+
+
+def distillation_parser(**kwargs) -> argparse.ArgumentParser:
+    """``pipeline.distill``'s flags (``kwargs`` go to the ``ArgumentParser``: prog, description, epilog)."""
+    parser = argparse.ArgumentParser(**kwargs)
+    parser.add_argument("--student", required=True, help="student depth, e.g. 4L or 6L")
+    parser.add_argument("--procedure", choices=PROCEDURES, default="lm+ranker")
+    parser.add_argument("--teacher", type=Path, default=MODELS / "teacher", help="the fine-tuned teacher")
+    parser.add_argument("--lm", type=Path, help="the pretrained LM for LM distillation (default: packaged MiniLM)")
+    parser.add_argument("--lm-texts", type=int, default=2000, help="collection passages for LM distillation")
+    parser.add_argument("--hidden", type=int, help="student width (default: the teacher's)")
+    parser.add_argument("--score-loss", choices=sorted(SCORE_LOSSES), default="kl", help="teacher-score loss")
+    parser.add_argument("--temperature", type=float, default=1.0, help="KL temperature (default: 1)")
+    parser.add_argument("--label-weight", type=float, default=None,
+                        help="hard-label (softmax CE) weight; default 1 for label-only procedures, 0 otherwise")
+    parser.add_argument("--hidden-weight", type=float, default=1.0, help="lm+ranker: hidden-state loss weight")
+    parser.add_argument("--attention-weight", type=float, default=1.0, help="lm+ranker: attention loss weight")
+    parser.add_argument("--init", type=Path,
+                        help="start from this student checkpoint (a further stage; skips the LM stage)")
+    parser.add_argument("--student-from", choices=["teacher", "lm"], default="teacher",
+                        help="ranker: cut the student from the teacher's layers (default) or from the LM's (--lm), "
+                             "e.g. a MiniLM student of an MPNet teacher")
+    parser.add_argument("--output", type=Path, help="where to save (default: models/student<L>L[-<procedure>])")
+    add_schedule_args(parser, epochs=1.0, lr=5e-5)
+    return parser
+
+
+def distillation(args: argparse.Namespace) -> Distillation:
+    """``pipeline.distill``'s flags as a :class:`Distillation`."""
+    try:
+        layers = int(args.student.upper().removesuffix("L"))
+    except ValueError:
+        raise PipelineError(f"--student must look like 4L or 6L, got {args.student!r}") from None
+    return Distillation(layers=layers, procedure=args.procedure, teacher=args.teacher, lm=args.lm,
+                        lm_texts=args.lm_texts, hidden=args.hidden, score_loss=args.score_loss,
+                        temperature=args.temperature, label_weight=args.label_weight,
+                        hidden_weight=args.hidden_weight, attention_weight=args.attention_weight, init=args.init,
+                        student_from=args.student_from, output=args.output)
+
+
+def add_teacher_args(parser: argparse.ArgumentParser) -> None:
+    """``pipeline.train teacher``'s flags."""
+    parser.add_argument("--init", help="starting checkpoint: a directory, or 'mpnet' for the packaged "
+                                       "all-mpnet-base-v2 (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--layers", type=int, default=12, help="teacher depth; more than --init's by stacking")
+    parser.add_argument("--stacking", choices=["interleave", "repeat"], default="interleave",
+                        help="interleave: 0,0,1,1,...; repeat: 0..5,0..5 (default: interleave)")
+    parser.add_argument("--loss", choices=sorted(LABEL_LOSSES), default="softmax-ce", help="label loss")
+    parser.add_argument("--output", type=Path, default=MODELS / "teacher", help="where to save")
+    soft = parser.add_argument_group("soft labels from a bi-encoder (learn what a web-trained ranker knows)")
+    soft.add_argument("--soft-labels", metavar="ENCODER",
+                      help="a sentence-transformers bi-encoder directory, or 'mpnet' / 'minilm' for the packaged "
+                           "ones: its scaled cosines are soft targets (KL over each group) beside the labels")
+    soft.add_argument("--soft-weight", type=float, default=1.0, help="weight of the KL term (default: 1)")
+    soft.add_argument("--soft-scale", type=float, default=20.0,
+                      help="cosine x this = the target logits (default: 20, the bi-encoders' training scale)")
+    soft.add_argument("--soft-max-length", type=int, default=256, help="tokens per text when encoding (default: 256)")
+    add_schedule_args(parser, epochs=1.0, lr=3e-5)
+
+
+def teacher_training(args: argparse.Namespace) -> TeacherTraining:
+    """``pipeline.train teacher``'s flags as a :class:`TeacherTraining`."""
+    return TeacherTraining(init=args.init, layers=args.layers, stacking=args.stacking, loss=args.loss,
+                           output=args.output, soft_labels=args.soft_labels, soft_weight=args.soft_weight,
+                           soft_scale=args.soft_scale, soft_max_length=args.soft_max_length)
+
+
+def parse_stage(module: str, argv: Sequence[str]) -> tuple[Distillation | TeacherTraining, argparse.Namespace]:
+    """A build stage's command line (``pipeline.distill ...`` or ``pipeline.train teacher ...``) as its
+    settings and parsed flags, exactly as the command would read it."""
+    if module == "pipeline.distill":
+        args = distillation_parser(prog="python -m pipeline.distill").parse_args(argv)
+        return distillation(args), args
+    if module != "pipeline.train" or not argv or argv[0] != "teacher":
+        raise PipelineError(f"a build stage runs pipeline.distill or pipeline.train teacher, not {module} {argv}")
+    parser = argparse.ArgumentParser(prog="python -m pipeline.train teacher")
+    add_teacher_args(parser)
+    args = parser.parse_args(argv[1:])
+    return teacher_training(args), args

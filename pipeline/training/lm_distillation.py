@@ -4,38 +4,29 @@ imitates the pretrained LM's layers on collection text, before it learns to rank
 
 from __future__ import annotations
 
-import argparse
-import random
 from pathlib import Path
 
 import torch
 
-from pipeline.collection.datasets import get_dataset
 from pipeline.common import distributed
 from pipeline.common.paths import MODEL_CACHE
 from pipeline.common.pretrained import minilm
+from pipeline.training.data import TrainingData
 from pipeline.training.initialise import is_the_lm, load_ranker, student
 from pipeline.training.trainer import LossConfig, Schedule, train
 
 
-def lm_texts(args: argparse.Namespace, n: int) -> list[str]:
-    """``n`` passages sampled (seeded) from the training datasets' collections, for LM distillation."""
-    texts = [d.contents for name in args.dataset or ["car-test200", "scifact"] for d in get_dataset(name).docs()
-             if d.contents.strip()]
-    random.Random(args.seed).shuffle(texts)
-    return texts[:n]
-
-
-def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, tokenizer) -> Path:
-    """A student that imitates the pretrained LM (TinyBERT's general distillation), cached in models/.cache."""
+def lm_distilled(data: TrainingData, layers: int, hidden: int | None, tokenizer, lm: Path | None = None,
+                 texts: int = 2000, save_steps: int = 200, resume: bool = False) -> Path:
+    """A ``layers``-deep student that imitated the pretrained LM (default: the packaged MiniLM) on
+    ``texts`` passages of ``data``'s collections (TinyBERT's general distillation), cached in
+    models/.cache by its shape, datasets, seed and number of texts."""
     from transformers import BertModel
 
-    lm_path = args.lm or minilm()
+    lm_path = lm or minilm()
     lm = load_ranker(lm_path, attn="eager")
-    init, mapping = student(lm, layers, hidden, seed=args.seed)
-    datasets = "+".join(args.dataset or ["car-test200", "scifact"])
-    out = MODEL_CACHE / (f"lm-distilled.{layers}L.{hidden or lm.config.hidden_size}H.{datasets}"
-                               f".s{args.seed}.n{args.lm_texts}")
+    init, mapping = student(lm, layers, hidden, seed=data.seed)
+    out = MODEL_CACHE / f"lm-distilled.{layers}L.{hidden or lm.config.hidden_size}H.{data.label}.s{data.seed}.n{texts}"
     if (out / "config.json").is_file():
         return out
     if is_the_lm(lm.config, layers, hidden):
@@ -51,11 +42,11 @@ def lm_distilled(args: argparse.Namespace, layers: int, hidden: int | None, toke
     init = init.to(torch.float32)
     init.config._attn_implementation = "eager"
     loss = LossConfig(label_loss=None, hidden_weight=1.0, attention_weight=1.0, mapping=mapping)
-    sched = Schedule(epochs=1.0, batch_groups=16, lr=1e-4, warmup=0.1, max_length=128, seed=args.seed,
-                     save_steps=args.save_steps, group_by_length=False)  # as the measured students' LM stage
-    print(f"LM distillation: {layers}L student <- {lm_path.name} (mapping {mapping}) on {args.lm_texts} passages")
-    train(init, tokenizer, out, loss, sched, texts=lm_texts(args, args.lm_texts), teacher=teacher,
-          projection=projection, resume=args.resume, provenance={"stage": "lm-distillation", "lm": str(lm_path)})
+    sched = Schedule(epochs=1.0, batch_groups=16, lr=1e-4, warmup=0.1, max_length=128, seed=data.seed,
+                     save_steps=save_steps, group_by_length=False)  # as the measured students' LM stage
+    print(f"LM distillation: {layers}L student <- {lm_path.name} (mapping {mapping}) on {texts} passages")
+    train(init, tokenizer, out, loss, sched, texts=data.lm_texts(texts), teacher=teacher,
+          projection=projection, resume=resume, provenance={"stage": "lm-distillation", "lm": str(lm_path)})
     return out
 
 

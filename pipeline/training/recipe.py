@@ -1,6 +1,7 @@
 """The default build's stages (``make models``): what each makes, its plain ``pipeline.train`` or
 ``pipeline.distill`` command, and its measured minutes on the reference CPU, scaled to this
-machine by its matrix-multiply rate. ``python -m pipeline.build_models`` prints and runs them.
+machine by its matrix-multiply rate. ``python -m pipeline.build_models`` prints them and
+:func:`build` runs them.
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ def recipe(models: Path, seed: int = 42) -> list[Stage]:
                "--seed", str(seed + 1), "--max-length", "256", "--lr", "1e-4",
                "--output", str(models / "student4L")], 71),
     ]
+
+
+def build(stage: Stage) -> dict:
+    """Run one stage, resuming what an interrupted run of it left: its command line is parsed by the
+    same flags as the command's, so the printed command and the build are one definition."""
+    from pipeline.training.flags import parse_stage, schedule, training_data
+    from pipeline.training.procedures import Distillation, distil
+    from pipeline.training.teacher import train_teacher
+
+    settings, args = parse_stage(stage.module, stage.argv)
+    job = distil if isinstance(settings, Distillation) else train_teacher
+    return job(settings, training_data(args), schedule(args), resume=True)
 
 
 def complete(path: Path) -> bool:
