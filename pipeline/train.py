@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 from pipeline.common.cli import add_debug_flag, run_main
-from pipeline.rerank.registry import MODELS
-from pipeline.training.flags import add_teacher_args, schedule, teacher_training, training_data
+from pipeline.training.flags import (
+    add_ensemble_args,
+    add_teacher_args,
+    ensemble_fit,
+    schedule,
+    teacher_training,
+    training_data,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = top.add_subparsers(dest="what", required=True, metavar="{teacher,ensemble}")
     parser = commands.add_parser("teacher", help="fine-tune a cross-encoder teacher on labels (and soft labels)",
                                  description="Fine-tune a cross-encoder teacher on the training groups' labels.")
-    _add_ensemble_command(commands)
+    ensemble = commands.add_parser("ensemble", help="fit an ensemble teacher's weights on dev sets",
+                                   description="Fit the weights of an ensemble teacher (cross-encoders, bi-encoders, "
+                                               "BM25; raw scores summed with weights) on dev sets' candidates, and "
+                                               "write OUTPUT/ensemble.json with the figures of the fit.")
+    add_ensemble_args(ensemble)
+    add_debug_flag(ensemble)
     add_teacher_args(parser)
     add_debug_flag(parser)
     args = top.parse_args(argv)
@@ -50,41 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _add_ensemble_command(commands) -> None:
-    """``pipeline.train ensemble``'s flags."""
-    from pipeline.rerank.ensemble import parse_member
-
-    ens = commands.add_parser("ensemble", help="fit an ensemble teacher's weights on dev sets",
-                              description="Fit the weights of an ensemble teacher (cross-encoders, bi-encoders, BM25; "
-                                          "raw scores summed with weights) on dev sets' candidates, and write "
-                                          "OUTPUT/ensemble.json with the figures of the fit.")
-    ens.add_argument("--member", action="append", required=True, type=parse_member, metavar="KIND:PATH",
-                     help="a member (repeatable): cross-encoder:DIR, bi-encoder:mpnet|minilm|DIR, or bm25 (the "
-                          "candidates' own BM25 scores); the first member's weight is fixed at 1")
-    ens.add_argument("--fit-on", action="append", metavar="DATASET:SPLIT[@DEPTH]",
-                     help="dev set(s) to fit on (repeatable; @DEPTH: its own depth; default: scifact:dev and "
-                          "car-test200:dev); never a test split you report")
-    ens.add_argument("--depth", type=int, default=20, help="candidates per query (default: 20; a dataset's official "
-                                                           "candidates where it has them, else BM25's)")
-    ens.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
-                     help="weights tried for each member after the first (default: 0 0.25 0.5 1 2 4)")
-    ens.add_argument("--scale", type=float, default=20.0, help="bi-encoders: cosine x this (default: 20)")
-    ens.add_argument("--max-length", type=int, default=256, help="bi-encoders: tokens per text (default: 256)")
-    ens.add_argument("--output", type=Path, default=MODELS / "teacher-ensemble", help="the ensemble's directory")
-    ens.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    add_debug_flag(ens)
-
-
 def _fit_ensemble(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from pipeline.training.ensemble_fit import fit_ensemble
 
-    members = [replace(m, scale=args.scale, max_length=args.max_length) for m in args.member]
-    fitted, figures = fit_ensemble(members, args.fit_on or ["scifact:dev", "car-test200:dev"], args.output,
-                                   depth=args.depth, grid=args.grid, progress=not args.no_progress)
+    fitted, figures = fit_ensemble(ensemble_fit(args))
     print(f"saved {args.output}: weights " + ", ".join(f"{m.label} {m.weight}" for m in fitted))
-    for name, row in figures["dev"].items():
+    for name, row in figures.get("dev", {}).items():
         print(f"{name}: ensemble nDCG@10 {row['ensemble']:.4f}; members " +
               ", ".join(f"{k} {v:.4f}" for k, v in row["members"].items()))
     return 0

@@ -48,3 +48,17 @@ def test_every_stage_parses_as_its_printed_command(tmp_path):
         assert args.seed in (5, 6) and args.negatives == 3
     with pytest.raises(PipelineError, match="pipeline.distill or pipeline.train teacher"):
         parse_stage("pipeline.train", ["ensemble", "--member", "bm25"])
+
+
+def test_given_weights_write_the_ensemble_without_a_fit(tmp_path):
+    """``pipeline.train ensemble --weights`` writes the members with those weights and scores nothing
+    (a measured fit rebuilt where its dev sets are absent); a wrong count is a one-line error."""
+    out = tmp_path / "ens"
+    proc = run_cli("pipeline.train", "ensemble", "--member", "bi-encoder:minilm", "--member", "bm25",
+                   "--weights", "1", "0.5", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads((out / "ensemble.json").read_text())
+    assert [(m["kind"], m["weight"]) for m in written["members"]] == [("bi-encoder", 1.0), ("bm25", 0.5)]
+    assert written["weights_given"] == [1.0, 0.5] and "dev" not in written
+    bad = run_cli("pipeline.train", "ensemble", "--member", "bm25", "--weights", "1", "2", "--output", str(out))
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith("error: --weights: one per member")

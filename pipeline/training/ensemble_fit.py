@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipeline.collection.qrels import Qrels
@@ -136,16 +136,35 @@ def fit(members: Sequence[Member], dev_sets: Sequence[str], depth: int = 20,
                     "mean": round(mean, 4), "dev": dev}
 
 
-def fit_ensemble(members: Sequence[Member], dev_sets: Sequence[str], output: Path, depth: int = 20,
-                 grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0), progress: bool = True
-                 ) -> tuple[list[Member], dict]:
-    """:func:`fit`, then the ensemble written to ``output`` with the fit's figures and provenance."""
+@dataclass(frozen=True)
+class EnsembleFit:
+    """An ensemble teacher to write: its members, and either the dev sets its weights are fitted on
+    or the ``weights`` themselves (the first member's is 1), as a build that reproduces a measured fit."""
+
+    members: tuple[Member, ...]
+    output: Path
+    dev_sets: tuple[str, ...] = ("scifact:dev", "car-test200:dev")
+    depth: int = 20
+    grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+    weights: tuple[float, ...] | None = None
+    progress: bool = True
+
+
+def fit_ensemble(settings: EnsembleFit) -> tuple[list[Member], dict]:
+    """:func:`fit` (or the given weights), then the ensemble written to ``output`` with the fit's
+    figures and provenance; the weighted members and the figures (empty for given weights)."""
     from pipeline.common.provenance import record
     from pipeline.rerank.ensemble import write_ensemble
 
-    t0 = time.perf_counter()
-    fitted, figures = fit(members, dev_sets, depth=depth, grid=grid, progress=progress)
-    write_ensemble(output, fitted, **record(config={"members": [m.label for m in members],
-                                                    "seconds": round(time.perf_counter() - t0, 1)},
-                                            seed=None, **figures))
+    s, t0 = settings, time.perf_counter()
+    if s.weights is None:
+        fitted, figures = fit(s.members, s.dev_sets, depth=s.depth, grid=s.grid, progress=s.progress)
+    elif len(s.weights) != len(s.members) or s.weights[0] != 1:
+        raise PipelineError(f"--weights: one per member ({len(s.members)}), the first 1; got {list(s.weights)}")
+    else:
+        fitted = [Member(**{**asdict(m), "weight": w}) for m, w in zip(s.members, s.weights, strict=True)]
+        figures = {"weights_given": list(s.weights)}
+    write_ensemble(s.output, fitted, **record(config={"members": [m.label for m in s.members],
+                                                      "seconds": round(time.perf_counter() - t0, 1)},
+                                              seed=None, **figures))
     return fitted, figures

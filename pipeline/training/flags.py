@@ -14,6 +14,7 @@ from pathlib import Path
 from pipeline.common.errors import PipelineError
 from pipeline.common.paths import MODELS
 from pipeline.training.data import DEFAULT_DATASETS, TrainingData
+from pipeline.training.ensemble_fit import EnsembleFit
 from pipeline.training.losses import LABEL_LOSSES, SCORE_LOSSES
 from pipeline.training.procedures import PROCEDURES, Distillation
 from pipeline.training.teacher import TeacherTraining
@@ -125,6 +126,38 @@ def teacher_training(args: argparse.Namespace) -> TeacherTraining:
                            soft_scale=args.soft_scale, soft_max_length=args.soft_max_length)
 
 
+def add_ensemble_args(parser: argparse.ArgumentParser) -> None:
+    """``pipeline.train ensemble``'s flags."""
+    from pipeline.rerank.ensemble import parse_member
+
+    parser.add_argument("--member", action="append", required=True, type=parse_member, metavar="KIND:PATH",
+                        help="a member (repeatable): cross-encoder:DIR, bi-encoder:mpnet|minilm|DIR, or bm25 (the "
+                             "candidates' own BM25 scores); the first member's weight is fixed at 1")
+    parser.add_argument("--fit-on", action="append", metavar="DATASET:SPLIT[@DEPTH]",
+                        help="dev set(s) to fit on (repeatable; @DEPTH: its own depth; default: scifact:dev and "
+                             "car-test200:dev); never a test split you report")
+    parser.add_argument("--depth", type=int, default=20, help="candidates per query (default: 20; a dataset's "
+                                                              "official candidates where it has them, else BM25's)")
+    parser.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
+                        help="weights tried for each member after the first (default: 0 0.25 0.5 1 2 4)")
+    parser.add_argument("--weights", type=float, nargs="+", metavar="W",
+                        help="no fit: these weights, one per member, the first 1 (rebuild a measured fit)")
+    parser.add_argument("--scale", type=float, default=20.0, help="bi-encoders: cosine x this (default: 20)")
+    parser.add_argument("--max-length", type=int, default=256, help="bi-encoders: tokens per text (default: 256)")
+    parser.add_argument("--output", type=Path, default=MODELS / "teacher-ensemble", help="the ensemble's directory")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def ensemble_fit(args: argparse.Namespace) -> EnsembleFit:
+    """``pipeline.train ensemble``'s flags as an :class:`EnsembleFit`."""
+    from dataclasses import replace
+
+    return EnsembleFit(members=tuple(replace(m, scale=args.scale, max_length=args.max_length) for m in args.member),
+                       output=args.output, dev_sets=tuple(args.fit_on or EnsembleFit.dev_sets), depth=args.depth,
+                       grid=tuple(args.grid), weights=tuple(args.weights) if args.weights else None,
+                       progress=not args.no_progress)
+
+
 def parse_stage(module: str, argv: Sequence[str]) -> tuple[Distillation | TeacherTraining, argparse.Namespace]:
     """A build stage's command line (``pipeline.distill ...`` or ``pipeline.train teacher ...``) as its
     settings and parsed flags, exactly as the command would read it."""
@@ -132,7 +165,8 @@ def parse_stage(module: str, argv: Sequence[str]) -> tuple[Distillation | Teache
         args = distillation_parser(prog="python -m pipeline.distill").parse_args(argv)
         return distillation(args), args
     if module != "pipeline.train" or not argv or argv[0] != "teacher":
-        raise PipelineError(f"a build stage runs pipeline.distill or pipeline.train teacher, not {module} {argv}")
+        raise PipelineError(f"a build stage runs pipeline.distill or pipeline.train teacher, "
+                            f"not {module} {' '.join(argv)}")
     parser = argparse.ArgumentParser(prog="python -m pipeline.train teacher")
     add_teacher_args(parser)
     args = parser.parse_args(argv[1:])
