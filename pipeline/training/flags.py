@@ -26,9 +26,11 @@ def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float)
     group = parser.add_argument_group("optimisation")
     group.add_argument("--dataset", action="append", help="training dataset(s) (repeatable; default: "
                                                           f"{' and '.join(DEFAULT_DATASETS)})")
-    group.add_argument("--split", default="train", help="split to train on (default: train)")
-    group.add_argument("--negatives", type=int, default=7, help="BM25 negatives per group (default: 7)")
-    group.add_argument("--bm25-depth", type=int, default=100, help="sample negatives from this BM25 depth")
+    group.add_argument("--split", default=TrainingData.split, help="split to train on (default: train)")
+    group.add_argument("--negatives", type=int, default=TrainingData.negatives,
+                       help="BM25 negatives per group (default: 7)")
+    group.add_argument("--bm25-depth", type=int, default=TrainingData.bm25_depth,
+                       help="sample negatives from this BM25 depth")
     group.add_argument("--epochs", type=float, default=epochs, help=f"passes over the groups (default: {epochs})")
     group.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (overrides --epochs)")
     group.add_argument("--batch-groups", type=int, default=4, help="groups per step (default: 4)")
@@ -36,7 +38,7 @@ def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float)
     group.add_argument("--warmup", type=float, default=0.1, help="warm-up fraction of the steps (default: 0.1)")
     group.add_argument("--max-length", type=int, default=256, help="max tokens per pair (default: 256)")
     group.add_argument("--limit-groups", type=int, help="use only this many groups (smoke tests)")
-    group.add_argument("--seed", type=int, default=42)
+    group.add_argument("--seed", type=int, default=TrainingData.seed)
     group.add_argument("--save-steps", type=int, default=200, help="checkpoint every N steps")
     group.add_argument("--logging-steps", type=int, default=10, help="log the loss every N steps (default: 10)")
     group.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
@@ -65,20 +67,25 @@ def distillation_parser(**kwargs) -> argparse.ArgumentParser:
     """``pipeline.distill``'s flags (``kwargs`` go to the ``ArgumentParser``: prog, description, epilog)."""
     parser = argparse.ArgumentParser(**kwargs)
     parser.add_argument("--student", required=True, help="student depth, e.g. 4L or 6L")
-    parser.add_argument("--procedure", choices=PROCEDURES, default="lm+ranker")
-    parser.add_argument("--teacher", type=Path, default=MODELS / "teacher", help="the fine-tuned teacher")
+    parser.add_argument("--procedure", choices=PROCEDURES, default=Distillation.procedure)
+    parser.add_argument("--teacher", type=Path, default=Distillation.teacher, help="the fine-tuned teacher")
     parser.add_argument("--lm", type=Path, help="the pretrained LM for LM distillation (default: packaged MiniLM)")
-    parser.add_argument("--lm-texts", type=int, default=2000, help="collection passages for LM distillation")
+    parser.add_argument("--lm-texts", type=int, default=Distillation.lm_texts,
+                        help="collection passages for LM distillation")
     parser.add_argument("--hidden", type=int, help="student width (default: the teacher's)")
-    parser.add_argument("--score-loss", choices=sorted(SCORE_LOSSES), default="kl", help="teacher-score loss")
-    parser.add_argument("--temperature", type=float, default=1.0, help="KL temperature (default: 1)")
+    parser.add_argument("--score-loss", choices=sorted(SCORE_LOSSES), default=Distillation.score_loss,
+                        help="teacher-score loss")
+    parser.add_argument("--temperature", type=float, default=Distillation.temperature,
+                        help="KL temperature (default: 1)")
     parser.add_argument("--label-weight", type=float, default=None,
                         help="hard-label (softmax CE) weight; default 1 for label-only procedures, 0 otherwise")
-    parser.add_argument("--hidden-weight", type=float, default=1.0, help="lm+ranker: hidden-state loss weight")
-    parser.add_argument("--attention-weight", type=float, default=1.0, help="lm+ranker: attention loss weight")
+    parser.add_argument("--hidden-weight", type=float, default=Distillation.hidden_weight,
+                        help="lm+ranker: hidden-state loss weight")
+    parser.add_argument("--attention-weight", type=float, default=Distillation.attention_weight,
+                        help="lm+ranker: attention loss weight")
     parser.add_argument("--init", type=Path,
                         help="start from this student checkpoint (a further stage; skips the LM stage)")
-    parser.add_argument("--student-from", choices=["teacher", "lm"], default="teacher",
+    parser.add_argument("--student-from", choices=["teacher", "lm"], default=Distillation.student_from,
                         help="ranker: cut the student from the teacher's layers (default) or from the LM's (--lm), "
                              "e.g. a MiniLM student of an MPNet teacher")
     parser.add_argument("--output", type=Path, help="where to save (default: models/student<L>L[-<procedure>])")
@@ -103,19 +110,22 @@ def add_teacher_args(parser: argparse.ArgumentParser) -> None:
     """``pipeline.train teacher``'s flags."""
     parser.add_argument("--init", help="starting checkpoint: a directory, or 'mpnet' for the packaged "
                                        "all-mpnet-base-v2 (default: the packaged all-MiniLM-L6-v2)")
-    parser.add_argument("--layers", type=int, default=12, help="teacher depth; more than --init's by stacking")
-    parser.add_argument("--stacking", choices=["interleave", "repeat"], default="interleave",
+    parser.add_argument("--layers", type=int, default=TeacherTraining.layers,
+                        help="teacher depth; more than --init's by stacking")
+    parser.add_argument("--stacking", choices=["interleave", "repeat"], default=TeacherTraining.stacking,
                         help="interleave: 0,0,1,1,...; repeat: 0..5,0..5 (default: interleave)")
-    parser.add_argument("--loss", choices=sorted(LABEL_LOSSES), default="softmax-ce", help="label loss")
-    parser.add_argument("--output", type=Path, default=MODELS / "teacher", help="where to save")
+    parser.add_argument("--loss", choices=sorted(LABEL_LOSSES), default=TeacherTraining.loss, help="label loss")
+    parser.add_argument("--output", type=Path, default=TeacherTraining.output, help="where to save")
     soft = parser.add_argument_group("soft labels from a bi-encoder (learn what a web-trained ranker knows)")
     soft.add_argument("--soft-labels", metavar="ENCODER",
                       help="a sentence-transformers bi-encoder directory, or 'mpnet' / 'minilm' for the packaged "
                            "ones: its scaled cosines are soft targets (KL over each group) beside the labels")
-    soft.add_argument("--soft-weight", type=float, default=1.0, help="weight of the KL term (default: 1)")
-    soft.add_argument("--soft-scale", type=float, default=20.0,
+    soft.add_argument("--soft-weight", type=float, default=TeacherTraining.soft_weight,
+                      help="weight of the KL term (default: 1)")
+    soft.add_argument("--soft-scale", type=float, default=TeacherTraining.soft_scale,
                       help="cosine x this = the target logits (default: 20, the bi-encoders' training scale)")
-    soft.add_argument("--soft-max-length", type=int, default=256, help="tokens per text when encoding (default: 256)")
+    soft.add_argument("--soft-max-length", type=int, default=TeacherTraining.soft_max_length,
+                      help="tokens per text when encoding (default: 256)")
     add_schedule_args(parser, epochs=1.0, lr=3e-5)
 
 
@@ -136,9 +146,10 @@ def add_ensemble_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fit-on", action="append", metavar="DATASET:SPLIT[@DEPTH]",
                         help="dev set(s) to fit on (repeatable; @DEPTH: its own depth; default: scifact:dev and "
                              "car-test200:dev); never a test split you report")
-    parser.add_argument("--depth", type=int, default=20, help="candidates per query (default: 20; a dataset's "
+    parser.add_argument("--depth", type=int, default=EnsembleFit.depth,
+                        help="candidates per query (default: 20; a dataset's "
                                                               "official candidates where it has them, else BM25's)")
-    parser.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
+    parser.add_argument("--grid", type=float, nargs="+", default=list(EnsembleFit.grid),
                         help="weights tried for each member after the first (default: 0 0.25 0.5 1 2 4)")
     parser.add_argument("--weights", type=float, nargs="+", metavar="W",
                         help="no fit: these weights, one per member, the first 1 (rebuild a measured fit)")
