@@ -20,6 +20,8 @@ def home(tmp_path_factory, scifact_slice, slice_index, tiny_bert):
     (root / "indexes" / "sci-slice").symlink_to(slice_index)
     for name in ("teacher", "student6L", "student4L-finetune"):
         shutil.copytree(tiny_bert, root / "models" / name)
+    # a student's training record names the procedure that made it, whatever its folder's name says
+    (root / "models" / "student6L" / "pipeline-training.json").write_text(json.dumps({"procedure": "ranker"}))
     return root
 
 
@@ -45,6 +47,7 @@ def test_distillation_table_json_and_plot(home, scifact_slice):
     assert by_model["student6L"]["p_vs_teacher"] == 1.0  # the same weights rerank identically
     assert 0 <= by_model["student4L-finetune"]["p_vs_bm25"] <= 1 and by_model["bm25"]["pairs_per_s"] is None
     assert by_model["teacher"]["procedure"] == "teacher" and by_model["student4L-finetune"]["layers"] == 2
+    assert by_model["student6L"]["procedure"] == "ranker" and by_model["student4L-finetune"]["procedure"] == "finetune"
     md = (home / "eval" / "distillation.md").read_text()
     assert "| student4L-finetune | finetune | 2 | 32 |" in md
     assert "student4L: python -m pipeline.distill --student 4L --procedure lm+ranker" in md

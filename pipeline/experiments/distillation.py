@@ -67,6 +67,9 @@ def entries(models: Path) -> tuple[list[Entry], dict[str, str]]:
     for name, proc, path, command in candidates:
         if (path / "config.json").is_file():
             config = json.loads((path / "config.json").read_text())
+            record = path / "pipeline-training.json"  # a student's name says its default procedure; its
+            if proc != "teacher" and record.is_file():  # record, the one that made it (student4L: the best)
+                proc = json.loads(record.read_text()).get("procedure", proc)
             found.append(Entry(name, proc, config["num_hidden_layers"], config["hidden_size"], path))
         else:
             missing[name] = command
@@ -240,18 +243,18 @@ class DistillationExperiment:
     command: str = "python -m pipeline.experiment distillation"
 
 
-def distillation(args: DistillationExperiment) -> list[dict]:
+def distillation(settings: DistillationExperiment) -> list[dict]:
     """Build the comparison: rerank, evaluate and time every model present, carry the rows of
     those absent, write ``distillation.json``, ``.md`` and ``.png`` to ``output_dir``, and return
     the rows (the table is printed)."""
     import torch
 
-    if args.depth < 1 or args.rounds < 1 or args.speed_pairs < 1:
+    if settings.depth < 1 or settings.rounds < 1 or settings.speed_pairs < 1:
         raise PipelineError("--depth, --rounds and --speed-pairs must be at least 1")
 
-    found, missing = entries(args.models)
+    found, missing = entries(settings.models)
     datasets = []
-    for spec in args.datasets:
+    for spec in settings.datasets:
         name, _, split = spec.partition(":")
         ds = get_dataset(name)
         split = split or ds.default_split
@@ -265,15 +268,15 @@ def distillation(args: DistillationExperiment) -> list[dict]:
         datasets.append((name, split))
     runs: dict[tuple[str, str, str], Run] = {}
     for name, split in datasets:
-        depth = 100 if name == "msmarco-dl19" else args.depth
+        depth = 100 if name == "msmarco-dl19" else settings.depth
         for e in found:
-            runs[name, split, e.model] = read_run(produce_run(e, name, split, depth, args.batch_size,
-                                                              args.max_length, args.runs_dir))
+            runs[name, split, e.model] = read_run(produce_run(e, name, split, depth, settings.batch_size,
+                                                              settings.max_length, settings.runs_dir))
     first = datasets[0]
-    pairs = speed_pairs(*first, runs[first[0], first[1], "bm25"], args.speed_pairs)
+    pairs = speed_pairs(*first, runs[first[0], first[1], "bm25"], settings.speed_pairs)
     print(f"timing {len(found) - 1} models on {len(pairs)} pairs of {first[0]}:{first[1]}, "
-          f"{args.rounds} rounds", file=sys.stderr)
-    rate = speeds(found, pairs, args.rounds, args.batch_size, args.max_length)
+          f"{settings.rounds} rounds", file=sys.stderr)
+    rate = speeds(found, pairs, settings.rounds, settings.batch_size, settings.max_length)
     rows = []
     measured = datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")
     for name, split in datasets:
@@ -286,7 +289,7 @@ def distillation(args: DistillationExperiment) -> list[dict]:
             rows.append({
                 "model": e.model, "procedure": e.procedure, "layers": e.layers, "hidden": e.hidden,
                 "dataset": name, "split": split, "queries": evals[e.model].queries,
-                "depth": 100 if name == "msmarco-dl19" else args.depth, "measured": measured,
+                "depth": 100 if name == "msmarco-dl19" else settings.depth, "measured": measured,
                 **{m: agg[m] for m in MEASURES},
                 "pct_of_teacher_ndcg@10": 100 * agg["ndcg@10"] / teacher if teacher else None,
                 "pairs_per_s": rate.get(e.model),
@@ -294,8 +297,8 @@ def distillation(args: DistillationExperiment) -> list[dict]:
                 "p_vs_teacher": None if e.model == "teacher" else paired_t_test(ndcg["teacher"], ndcg[e.model]),
                 "p_vs_bm25": None if e.model == "bm25" else paired_t_test(ndcg["bm25"], ndcg[e.model]),
             })
-    previous_path = args.output_dir / "distillation.json"
-    if not args.fresh and previous_path.is_file():
+    previous_path = settings.output_dir / "distillation.json"
+    if not settings.fresh and previous_path.is_file():
         kept, dropped = carried_rows(json.loads(previous_path.read_text()), rows, {e.model for e in found})
         for reason in dropped:
             print(f"not carrying earlier rows of {reason}", file=sys.stderr)
@@ -305,12 +308,12 @@ def distillation(args: DistillationExperiment) -> list[dict]:
         for r in kept:
             missing.pop(r["model"], None)
     device = "GPU" if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
-    settings = {"depth": args.depth, "rounds": args.rounds, "speed_pairs": len(pairs), "device": device,
-                "command": args.command}
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    write_json(args.output_dir / "distillation.json", rows)
-    write_text(args.output_dir / "distillation.md", table_markdown(rows, missing, settings))
-    plot(rows, args.output_dir / "distillation.png")
-    print(table_markdown(rows, missing, settings))
-    print(f"wrote {args.output_dir / 'distillation.md'}, .json and .png", file=sys.stderr)
+    table = {"depth": settings.depth, "rounds": settings.rounds, "speed_pairs": len(pairs), "device": device,
+             "command": settings.command}
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(settings.output_dir / "distillation.json", rows)
+    write_text(settings.output_dir / "distillation.md", table_markdown(rows, missing, table))
+    plot(rows, settings.output_dir / "distillation.png")
+    print(table_markdown(rows, missing, table))
+    print(f"wrote {settings.output_dir / 'distillation.md'}, .json and .png", file=sys.stderr)
     return rows

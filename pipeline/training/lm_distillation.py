@@ -21,14 +21,15 @@ def lm_distilled(data: TrainingData, layers: int, hidden: int | None, tokenizer,
     """A ``layers``-deep student that imitated the pretrained LM (default: the packaged MiniLM) on
     ``texts`` passages of ``data``'s collections (TinyBERT's general distillation), cached in
     models/.cache by its shape, datasets, seed and number of texts."""
-    from transformers import BertModel
+    from transformers import AutoConfig, BertModel
 
     lm_path = lm or minilm()
+    width = hidden or AutoConfig.from_pretrained(lm_path).hidden_size
+    out = MODEL_CACHE / f"lm-distilled.{layers}L.{width}H.{data.label}.s{data.seed}.n{texts}"
+    if (out / "config.json").is_file():  # cached: neither the LM nor the cut student is built
+        return out
     lm = load_ranker(lm_path, attn="eager")
     init, mapping = student(lm, layers, hidden, seed=data.seed)
-    out = MODEL_CACHE / f"lm-distilled.{layers}L.{hidden or lm.config.hidden_size}H.{data.label}.s{data.seed}.n{texts}"
-    if (out / "config.json").is_file():
-        return out
     if is_the_lm(lm.config, layers, hidden):
         print(f"LM distillation skipped: a {layers}-layer student at the LM's width is the LM itself")
         with distributed.world().main_first():
