@@ -1,19 +1,23 @@
 """``python -m pipeline.build_models`` (``make models``): the default teacher and students, built in stages.
 
 The recipe, for the embedded collections on a CPU (every stage is a plain ``pipeline.train`` or
-``pipeline.distill`` command, printed before it runs):
+``pipeline.distill`` command, printed before it runs, and run from those very flags):
 
 1. ``teacher-stage1``: the packaged all-MiniLM-L6-v2 (6 layers; the 12-layer stacked teacher was
    not better on this budget, see ``models/README.md``) fine-tuned on CAR test200 and SciFact
    train groups (1 relevant + 3 BM25 negatives), 128 tokens, lr 2e-4, one epoch;
 2. ``teacher``: stage 1 continued on SciFact alone at 256 tokens (its abstracts are long), lr 1e-4,
    two epochs;
-3. ``student6L``, ``student4L-stage1``: ``lm+ranker`` distillation from that teacher (the paper's
-   recipe), on the groups of both collections, 256 tokens, lr 2e-4 (5e-5 left the 4-layer student
-   at 89% and 71% of the teacher), batches of similar length;
-4. ``student4L``: ``student4L-stage1`` distilled once more (``--init``) on groups with freshly
-   sampled negatives (seed + 1), lr 1e-4 (dev: 97.5% / 94.5% of the teacher after one pass,
-   98.8% / 98.4% after two, on SciFact / CAR).
+3. ``teacher-ensemble``: that cross-encoder, the packaged all-mpnet-base-v2 and all-MiniLM-L6-v2 as
+   bi-encoders and BM25, raw scores summed with the weights fitted on TREC DL 2019 and SciFact dev
+   (1, 2, 0.25, 1; given, so a machine without DL 2019 builds the same teacher);
+4. ``student4L`` (shipped: a fresh clone has it), ``student6L``: ``ranker`` distillation from the
+   ensemble (the cross-encoder member's embeddings and layers 2, 3, 5, 6, or all six, then KL on the
+   ensemble's summed score at temperature 3; no layer losses), on the groups of both collections,
+   256 tokens, lr 2e-4, batches of similar length; stored in fp16, as shipped. The first scores
+   every training pair by each member (all-mpnet-base-v2 over ~12,000 texts is most of it); the
+   second reuses those scores. On the dev sets this beat ``lm+ranker`` from the same ensemble
+   (``models/README.md``).
 
 The teacher stages keep batches of random lengths (``--no-group-by-length``): that is how the
 measured teacher was trained, so the build reproduces it.
@@ -21,7 +25,7 @@ measured teacher was trained, so the build reproduces it.
 A stage whose model is complete (``pipeline-training.json`` written last) is reused; an
 interrupted stage resumes from its last checkpoint. Before anything runs it prints an estimate of
 each stage's time on this machine: the cost of the same stage on the 2-core development CPU
-(measured for every stage; student6L's 119 minutes had the cores shared for about half of it),
+(measured for every stage but student6L, whose figure is the 6-layer ranker student's of the old teacher),
 scaled by this machine's fp32 matrix-multiply rate relative to that CPU's (151 GFLOP/s).
 """
 

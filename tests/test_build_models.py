@@ -17,10 +17,10 @@ def test_dry_run_prints_the_plan_and_reuses_finished_stages(tmp_path):
     proc = run_cli("pipeline.build_models", "--models", str(tmp_path), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("  ")}
-    assert list(lines) == ["teacher-stage1", "teacher", "student6L", "student4L-stage1", "student4L"]
+    assert list(lines) == ["teacher-stage1", "teacher", "teacher-ensemble", "student4L", "student6L"]
     assert "done, reused" in lines["teacher"] and "done, reused" not in lines["teacher-stage1"]
-    assert f"--init {half}" in lines["teacher"] and f"--teacher {done}" in lines["student4L"]
-    assert f"--init {tmp_path / '.build' / 'student4L-stage1'}" in lines["student4L"]
+    assert f"--init {half}" in lines["teacher"] and f"--member cross-encoder:{done}" in lines["teacher-ensemble"]
+    assert f"--teacher {tmp_path / 'teacher-ensemble'}" in lines["student4L"]
     estimates = [int(line.split("~")[1].split()[0]) for name, line in lines.items() if name != "teacher"]
     total = int(proc.stdout.split("total to build: ~")[1].split()[0])
     assert abs(total - sum(estimates)) <= len(estimates)  # rounding of each stage
@@ -33,6 +33,7 @@ def test_every_stage_parses_as_its_printed_command(tmp_path):
     import pytest
 
     from pipeline.common.errors import PipelineError
+    from pipeline.training.ensemble_fit import EnsembleFit
     from pipeline.training.flags import parse_stage
     from pipeline.training.procedures import Distillation
     from pipeline.training.recipe import recipe
@@ -43,16 +44,22 @@ def test_every_stage_parses_as_its_printed_command(tmp_path):
         if stage.module == "pipeline.distill":
             assert isinstance(settings, Distillation) and settings.destination == stage.output
             assert settings.layers == int(stage.name[len("student")])
+            assert settings.teacher == tmp_path / "teacher-ensemble"
+            assert stage.shipped and args.seed == 5 and args.negatives == 3
+        elif isinstance(settings, EnsembleFit):
+            assert settings.output == stage.output and settings.weights[0] == 1
+            assert [m.kind for m in settings.members] == ["cross-encoder", "bi-encoder", "bi-encoder", "bm25"]
+            assert settings.members[0].location == tmp_path / "teacher"
         else:
             assert isinstance(settings, TeacherTraining) and settings.output == stage.output
-        assert args.seed in (5, 6) and args.negatives == 3
+            assert args.seed == 5 and args.negatives == 3
     with pytest.raises(PipelineError, match="pipeline.distill or pipeline.train teacher"):
-        parse_stage("pipeline.train", ["ensemble", "--member", "bm25"])
+        parse_stage("pipeline.run", ["--dataset", "scifact"])
 
 
 def test_given_weights_write_the_ensemble_without_a_fit(tmp_path):
-    """``pipeline.train ensemble --weights`` writes the members with those weights and scores nothing
-    (a measured fit rebuilt where its dev sets are absent); a wrong count is a one-line error."""
+    """``pipeline.train ensemble --weights`` (the build's teacher-ensemble stage) writes the members with
+    those weights and scores nothing; a wrong count is a one-line error."""
     out = tmp_path / "ens"
     proc = run_cli("pipeline.train", "ensemble", "--member", "bi-encoder:minilm", "--member", "bm25",
                    "--weights", "1", "0.5", "--output", str(out))

@@ -169,16 +169,21 @@ def ensemble_fit(args: argparse.Namespace) -> EnsembleFit:
                        progress=not args.no_progress)
 
 
-def parse_stage(module: str, argv: Sequence[str]) -> tuple[Distillation | TeacherTraining, argparse.Namespace]:
-    """A build stage's command line (``pipeline.distill ...`` or ``pipeline.train teacher ...``) as its
-    settings and parsed flags, exactly as the command would read it."""
+def parse_stage(module: str, argv: Sequence[str]
+                ) -> tuple[Distillation | TeacherTraining | EnsembleFit, argparse.Namespace]:
+    """A build stage's command line (``pipeline.distill ...``, ``pipeline.train teacher ...`` or
+    ``pipeline.train ensemble ...``) as its settings and parsed flags, exactly as the command reads it."""
     if module == "pipeline.distill":
         args = distillation_parser(prog="python -m pipeline.distill").parse_args(argv)
         return distillation(args), args
-    if module != "pipeline.train" or not argv or argv[0] != "teacher":
-        raise PipelineError(f"a build stage runs pipeline.distill or pipeline.train teacher, "
+    if module != "pipeline.train" or not argv or argv[0] not in ("teacher", "ensemble"):
+        raise PipelineError(f"a build stage runs pipeline.distill or pipeline.train teacher|ensemble, "
                             f"not {module} {' '.join(argv)}")
-    parser = argparse.ArgumentParser(prog="python -m pipeline.train teacher")
+    parser = argparse.ArgumentParser(prog=f"python -m pipeline.train {argv[0]}")
+    if argv[0] == "ensemble":
+        add_ensemble_args(parser)
+        args = parser.parse_args(argv[1:])
+        return ensemble_fit(args), args
     add_teacher_args(parser)
     args = parser.parse_args(argv[1:])
     return teacher_training(args), args

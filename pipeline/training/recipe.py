@@ -12,25 +12,42 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REFERENCE_GFLOPS = 151.0
+#: student4L: the members' scores of the 11,884 training pairs (~71 min, most of it all-mpnet-base-v2 over
+#: ~12,000 texts), then 464 steps in 55 min; student6L reuses those scores, its steps ~1.1x student4L's
+#: (the measured ranker students of the 6 x 384 teacher: 54 and 50 min)
+STUDENT4L_MINUTES = 126
+STUDENT6L_MINUTES = 60
 
 
 @dataclass
 class Stage:
-    """One build step: what it makes, the command, and its measured minutes on the reference CPU."""
+    """One build step: what it makes, the command, its measured minutes on the reference CPU, and
+    whether the model is shipped (its weights then stored in fp16, as committed)."""
 
     name: str
     output: Path
     module: str
     argv: list[str]
     reference_minutes: float
+    shipped: bool = False
+
+
+#: the ensemble teacher's weights, fitted on DL 2019 (its BM25 top 100) and SciFact dev (top 20)
+#: by ``pipeline.train ensemble`` over the grid 0 0.1 0.25 0.5 1 2 4 (models/README.md, pilot 4);
+#: given here so that a machine without DL 2019 builds the same teacher
+ENSEMBLE_MEMBERS = ("cross-encoder:{teacher}", "bi-encoder:mpnet", "bi-encoder:minilm", "bm25")
+ENSEMBLE_WEIGHTS = ("1", "2", "0.25", "1")
 
 
 def recipe(models: Path, seed: int = 42) -> list[Stage]:
     """The stages of the default build, in order."""
     stage1, teacher = models / ".build" / "teacher-stage1", models / "teacher"
-    student4 = models / ".build" / "student4L-stage1"
-    groups = ["--negatives", "3", "--batch-groups", "8"]
-    common = [*groups, "--seed", str(seed)]
+    ensemble = models / "teacher-ensemble"
+    common = ["--negatives", "3", "--batch-groups", "8", "--seed", str(seed)]
+    members = [a for m in ENSEMBLE_MEMBERS for a in ("--member", m.format(teacher=teacher))]
+    # scores only: the ensemble's summed score at T 3 (at T 1 its targets are near one-hot, top probability 0.97)
+    student = ["--procedure", "ranker", "--teacher", str(ensemble), *common, "--max-length", "256", "--lr", "2e-4",
+               "--temperature", "3", "--save-steps", "50"]
     return [
         Stage("teacher-stage1", stage1, "pipeline.train",
               ["teacher", "--layers", "6", "--dataset", "car-test200", "--dataset", "scifact", *common,
@@ -40,35 +57,61 @@ def recipe(models: Path, seed: int = 42) -> list[Stage]:
               ["teacher", "--layers", "6", "--init", str(stage1), "--dataset", "scifact", *common,
                "--lr", "1e-4", "--max-length", "256", "--epochs", "2", "--no-group-by-length",
                "--output", str(teacher)], 38),
-        Stage("student6L", models / "student6L", "pipeline.distill",
-              ["--student", "6L", "--teacher", str(teacher), *common, "--max-length", "256", "--lr", "2e-4",
-               "--output", str(models / "student6L")], 119),
-        Stage("student4L-stage1", student4, "pipeline.distill",
-              ["--student", "4L", "--teacher", str(teacher), *common, "--max-length", "256", "--lr", "2e-4",
-               "--output", str(student4)], 75),
-        # a second pass over freshly sampled negatives (seed + 1), at half the learning rate
+        Stage("teacher-ensemble", ensemble, "pipeline.train",
+              ["ensemble", *members, "--weights", *ENSEMBLE_WEIGHTS, "--output", str(ensemble)], 0),
+        # the first student scores every training pair by each member (mpnet: ~45 min), the second reuses them
         Stage("student4L", models / "student4L", "pipeline.distill",
-              ["--student", "4L", "--init", str(student4), "--teacher", str(teacher), *groups,
-               "--seed", str(seed + 1), "--max-length", "256", "--lr", "1e-4",
-               "--output", str(models / "student4L")], 71),
+              ["--student", "4L", *student, "--output", str(models / "student4L")],
+              STUDENT4L_MINUTES, shipped=True),
+        Stage("student6L", models / "student6L", "pipeline.distill",
+              ["--student", "6L", *student, "--output", str(models / "student6L")],
+              STUDENT6L_MINUTES, shipped=True),
     ]
 
 
 def build(stage: Stage) -> dict:
     """Run one stage, resuming what an interrupted run of it left: its command line is parsed by the
     same flags as the command's, so the printed command and the build are one definition."""
+    from pipeline.training.ensemble_fit import EnsembleFit, fit_ensemble
     from pipeline.training.flags import parse_stage, schedule, training_data
     from pipeline.training.procedures import Distillation, distil
     from pipeline.training.teacher import train_teacher
 
     settings, args = parse_stage(stage.module, stage.argv)
+    if isinstance(settings, EnsembleFit):
+        fitted, figures = fit_ensemble(settings)
+        return {"output": str(settings.output), "weights": [m.weight for m in fitted], **figures}
     job = distil if isinstance(settings, Distillation) else train_teacher
-    return job(settings, training_data(args), schedule(args), resume=True)
+    summary = job(settings, training_data(args), schedule(args), resume=True)
+    if stage.shipped:
+        store_half(stage.output)
+    return summary
+
+
+def store_half(folder: Path) -> int:
+    """Rewrite ``folder``'s safetensors weights in fp16 (the shipped students: half the bytes in
+    git; :class:`~pipeline.rerank.crossencoder.CrossEncoder` computes in fp32 whatever the
+    storage), atomically; the number of tensors converted."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "model.safetensors"
+    weights = load_file(path)
+    floats = [k for k, v in weights.items() if v.is_floating_point() and v.dtype != torch.float16]
+    if not floats:
+        return 0
+    staging = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.half() if k in floats else v for k, v in weights.items()}, staging, metadata={"format": "pt"})
+    staging.replace(path)
+    return len(floats)
 
 
 def complete(path: Path) -> bool:
-    """True when a training run saved its final model here (its record is written last)."""
-    return (path / "pipeline-training.json").is_file() and (path / "config.json").is_file()
+    """True when a training run saved its final model here (its record is written last), or an
+    ensemble was written."""
+    from pipeline.rerank.ensemble import is_ensemble
+
+    return is_ensemble(path) or ((path / "pipeline-training.json").is_file() and (path / "config.json").is_file())
 
 
 def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
