@@ -59,7 +59,6 @@ def recipe(models: Path, seed: int = 42) -> list[Stage]:
                "--output", str(teacher)], 38),
         Stage("teacher-ensemble", ensemble, "pipeline.train",
               ["ensemble", *members, "--weights", *ENSEMBLE_WEIGHTS, "--output", str(ensemble)], 0),
-        # the first student scores every training pair by each member (mpnet: ~45 min), the second reuses them
         Stage("student4L", models / "student4L", "pipeline.distill",
               ["--student", "4L", *student, "--output", str(models / "student4L")],
               STUDENT4L_MINUTES, shipped=True),
@@ -93,16 +92,17 @@ def store_half(folder: Path) -> int:
     git; :class:`~pipeline.rerank.crossencoder.CrossEncoder` computes in fp32 whatever the
     storage), atomically; the number of tensors converted."""
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file, save
+
+    from pipeline.common.atomic import atomic_open
 
     path = folder / "model.safetensors"
     weights = load_file(path)
-    floats = [k for k, v in weights.items() if v.is_floating_point() and v.dtype != torch.float16]
+    floats = {k for k, v in weights.items() if v.is_floating_point() and v.dtype != torch.float16}
     if not floats:
         return 0
-    staging = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.half() if k in floats else v for k, v in weights.items()}, staging, metadata={"format": "pt"})
-    staging.replace(path)
+    with atomic_open(path, "wb") as out:
+        out.write(save({k: v.half() if k in floats else v for k, v in weights.items()}, metadata={"format": "pt"}))
     return len(floats)
 
 
