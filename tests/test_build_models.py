@@ -69,3 +69,16 @@ def test_given_weights_write_the_ensemble_without_a_fit(tmp_path):
     assert written["weights_given"] == [1.0, 0.5] and "dev" not in written
     bad = run_cli("pipeline.train", "ensemble", "--member", "bm25", "--weights", "1", "2", "--output", str(out))
     assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith("error: --weights: one per member")
+
+
+def test_the_shared_training_scores_are_counted_once_by_the_first_student_built(tmp_path):
+    """The students share the ensemble's scores of the training pairs: the first student to build pays
+    for them. With student4L reused (as shipped) that is student6L, whose estimate then includes them."""
+    from pipeline.training.recipe import TRAINING_SCORES_MINUTES, planned_minutes, recipe
+
+    stages = {s.name: s for s in recipe(tmp_path)}
+    both = planned_minutes([stages["student4L"], stages["student6L"]])
+    assert both == [stages["student4L"].reference_minutes + TRAINING_SCORES_MINUTES,
+                    stages["student6L"].reference_minutes]
+    assert planned_minutes([stages["student6L"]]) == [stages["student6L"].reference_minutes + TRAINING_SCORES_MINUTES]
+    assert planned_minutes([stages["teacher"]]) == [stages["teacher"].reference_minutes]
