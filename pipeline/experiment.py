@@ -16,6 +16,12 @@ equal this run's (the same teacher, reranking the same candidates): a table buil
 sessions, where each model was trained once, keeps every model. Each row records its ``depth``
 and when it was ``measured``; a carried row's speedup is against the teacher timed in its own run.
 ``--fresh`` keeps nothing.
+
+``--teacher`` names another teacher: ``models/teacher-ensemble`` (the students' teacher in ``make
+models``) is timed with every member computed afresh, as a rerank with no cached member costs.
+``--reference bi-encoder:mpnet`` adds a reference row (the packaged all-mpnet-base-v2 reranking
+alone, its scores shared with the ensemble's member), tested against the teacher like every row.
+Give such a table its own ``--output-dir``: rows carry over only between runs of the same teacher.
 """
 
 from __future__ import annotations
@@ -45,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--speed-pairs", type=int, default=256, help="pairs timed per model (default: 256)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default: 3)")
     parser.add_argument("--models", type=Path, default=MODELS, help="where the models are (default: models/)")
+    parser.add_argument("--teacher", type=Path,
+                        help="the teacher: a cross-encoder's or an ensemble's directory (default: <models>/teacher; "
+                             "make models builds models/teacher-ensemble, the students' teacher)")
+    parser.add_argument("--reference", action="append", default=[], metavar="MEMBER",
+                        help="a reference row: an ensemble member reranking alone, e.g. bi-encoder:mpnet (the best "
+                             "packaged bi-encoder); repeatable")
     parser.add_argument("--runs-dir", type=Path, default=RUNS / "experiment")
     parser.add_argument("--output-dir", type=Path, default=EVAL)
     parser.add_argument("--fresh", action="store_true",
@@ -54,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     flags = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "distillation"]
     distillation(DistillationExperiment(datasets=tuple(args.datasets), depth=args.depth, max_length=args.max_length,
                             batch_size=args.batch_size, speed_pairs=args.speed_pairs, rounds=args.rounds,
-                            models=args.models, runs_dir=args.runs_dir, output_dir=args.output_dir,
+                            models=args.models, teacher=args.teacher, references=tuple(args.reference),
+                            runs_dir=args.runs_dir, output_dir=args.output_dir,
                             fresh=args.fresh, command=" ".join(["python -m pipeline.experiment distillation", *flags])))
     return 0
 

@@ -8,7 +8,15 @@ import pytest
 
 from pipeline.common.errors import PipelineError
 from pipeline.evaluation.measures import evaluate
-from pipeline.rerank.ensemble import Member, check_first_stage, combine, parse_member, read_ensemble, write_ensemble
+from pipeline.rerank.ensemble import (
+    EnsembleScorer,
+    Member,
+    check_first_stage,
+    combine,
+    parse_member,
+    read_ensemble,
+    write_ensemble,
+)
 from pipeline.runfiles.trec import read_run
 from pipeline.training.ensemble_fit import bm25_group_scores, fit_weights
 
@@ -169,3 +177,33 @@ def test_an_ensemble_is_fitted_on_a_dev_set_and_students_learn_it(scifact_slice,
         assert all("loss_score" in h for h in log)
         if procedure[1] == "lm+ranker":
             assert all("loss_hidden" in h for h in log)
+
+
+def test_the_ensemble_scorer_gives_the_scores_of_an_ensemble_rerank(scifact_slice, slice_index, tiny_bert, tiny_mpnet,
+                                                                    tmp_path):
+    """EnsembleScorer (what benchmarks/teacher_speedup.py times) scores each pair as ``pipeline.run`` with
+    the ensemble does (members cached there, computed afresh here); a bm25 member needs the BM25 scores."""
+    from pipeline.collection.corpora import read_corpus
+    from pipeline.collection.topics import read_topics
+    from pipeline.runfiles.trec import rank
+
+    (tmp_path / "indexes").mkdir()
+    (tmp_path / "indexes" / "sci-slice").symlink_to(slice_index)
+    env = {"PIPELINE_DATASETS": str(scifact_slice / "datasets.toml"), "PIPELINE_HOME": str(tmp_path)}
+    ens = tmp_path / "ens"
+    write_ensemble(ens, [Member("cross-encoder", str(tiny_bert)), Member("bi-encoder", str(tiny_mpnet), 0.5, 20.0, 64),
+                         Member("bm25", "bm25", 0.25)])
+    proc = run_cli("pipeline.run", "--dataset", "sci-slice", "--split", "test", "--depth", "5", "--reranker", str(ens),
+                   "--output", str(tmp_path / "ens.trec"), "--no-progress", env=env)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    reranked = read_run(tmp_path / "ens.trec")
+    bm25 = read_run(next((tmp_path / "runs" / ".cache").glob("sci-slice.test.bm25.*.trec")))
+    topics = read_topics(scifact_slice / "queries.jsonl", "beir")
+    texts = {d.id: d.contents for d in read_corpus(scifact_slice / "corpus.jsonl", "beir")}
+    pairs = [(q, d) for q in sorted(reranked) for d, _ in rank(bm25[q])[:5]]
+    scorer = EnsembleScorer(read_ensemble(ens))
+    scores = scorer.score([topics[q] for q, _ in pairs], [texts[d] for _, d in pairs], [bm25[q][d] for q, d in pairs])
+    assert len(pairs) == 5 * len(reranked) > 0
+    assert list(scores) == pytest.approx([reranked[q][d] for q, d in pairs], abs=1e-4)
+    with pytest.raises(PipelineError, match="give each pair's BM25 score"):
+        scorer.score([topics[q] for q, _ in pairs], [texts[d] for _, d in pairs])

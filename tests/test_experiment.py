@@ -84,3 +84,50 @@ def test_no_teacher_is_a_one_line_error(tmp_path):
     proc = run_cli("pipeline.experiment", "distillation", env={"PIPELINE_HOME": str(tmp_path)})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "build it with `python -m pipeline.train teacher`" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_an_ensemble_teacher_with_a_reference_row(home, scifact_slice, tiny_bert, tiny_mpnet, tmp_path):
+    """``--teacher ENSEMBLE``: the ensemble is the teacher row, timed with every member computed afresh;
+    ``--reference bi-encoder:DIR`` adds that bi-encoder reranking alone, tested against the teacher.
+    A second run reranks nothing again."""
+    from pipeline.rerank.ensemble import Member, write_ensemble
+
+    ens = tmp_path / "ens"
+    write_ensemble(ens, [Member("cross-encoder", str(tiny_bert)), Member("bi-encoder", str(tiny_mpnet), 0.5),
+                         Member("bm25", "bm25", 0.1)])
+    env = {"PIPELINE_HOME": str(home), "PIPELINE_DATASETS": str(scifact_slice / "datasets.toml")}
+    args = ("pipeline.experiment", "distillation", "--datasets", "sci-slice:test", "--depth", "5", "--speed-pairs",
+            "20", "--rounds", "1", "--teacher", str(ens), "--reference", f"bi-encoder:{tiny_mpnet}",
+            "--output-dir", str(tmp_path / "eval"), "--runs-dir", str(tmp_path / "runs"))
+    proc = run_cli(*args, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads((tmp_path / "eval" / "distillation.json").read_text())
+    ref = f"bi-encoder-{tiny_mpnet.name}"
+    assert [r["model"] for r in rows] == ["bm25", "teacher", ref, "student6L", "student4L-finetune"]
+    by_model = {r["model"]: r for r in rows}
+    assert by_model["teacher"]["procedure"] == "ensemble" and by_model["teacher"]["speedup_vs_teacher"] == 1.0
+    assert by_model[ref]["procedure"] == "reference" and by_model[ref]["layers"] == 2
+    assert 0 <= by_model[ref]["p_vs_teacher"] <= 1 and all(r["pairs_per_s"] > 0 for r in rows[1:])
+    qrels = read_qrels(scifact_slice / "test.tsv")
+    runs = sorted((tmp_path / "runs").glob("*.trec"))
+    for model in ("teacher", ref):
+        path = next(p for p in runs if f".{model}." in p.name)
+        assert by_model[model]["ndcg@10"] == evaluate(read_run(path), qrels).aggregate["ndcg@10"]
+    stamps = {p: p.stat().st_mtime_ns for p in runs}
+    assert run_cli(*args, env=env, timeout=900).returncode == 0
+    assert {p: p.stat().st_mtime_ns for p in sorted((tmp_path / "runs").glob("*.trec"))} == stamps
+
+
+def test_an_ensembles_fingerprint_follows_its_members_weights(tiny_bert, tmp_path):
+    """A rebuilt member (new weights, same ensemble.json) must not reuse the ensemble's old runs."""
+    import os
+
+    from pipeline.experiments.distillation import fingerprint
+    from pipeline.rerank.ensemble import Member, write_ensemble
+
+    member = shutil.copytree(tiny_bert, tmp_path / "ce")
+    write_ensemble(tmp_path / "ens", [Member("cross-encoder", str(member)), Member("bm25", "bm25")])
+    before = fingerprint(tmp_path / "ens")
+    assert fingerprint(tmp_path / "ens") == before
+    os.utime(member / "model.safetensors", ns=(1, 1))
+    assert fingerprint(tmp_path / "ens") != before

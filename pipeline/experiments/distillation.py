@@ -45,17 +45,22 @@ def model_order() -> list[str]:
     return ["bm25", "teacher"] + [student_dir(Path(), layers, proc).name for layers in (6, 4) for proc in PROCEDURES]
 
 
-def entries(models: Path) -> tuple[list[Entry], dict[str, str]]:
-    """The models present (teacher first), and the build commands of those missing, by name."""
+def entries(models: Path, teacher: Path | None = None) -> tuple[list[Entry], dict[str, str]]:
+    """The models present (the teacher first: ``teacher``, default ``models/teacher``, a cross-encoder
+    or an ensemble's directory), and the build commands of those missing, by name."""
     from transformers import AutoConfig
 
     from pipeline.common.pretrained import minilm
+    from pipeline.rerank.ensemble import is_ensemble
     from pipeline.training.initialise import is_the_lm
 
     lm = AutoConfig.from_pretrained(minilm())
     found: list[Entry] = [Entry("bm25", "bm25", None, None, None)]
     missing: dict[str, str] = {}
-    candidates = [("teacher", "teacher", models / "teacher", "python -m pipeline.train teacher")]
+    teacher = teacher or models / "teacher"
+    if is_ensemble(teacher):
+        found.append(Entry("teacher", "ensemble", None, None, teacher))
+    candidates = [] if is_ensemble(teacher) else [("teacher", "teacher", teacher, "python -m pipeline.train teacher")]
     for layers in (6, 4):
         for proc in PROCEDURES:
             path = student_dir(models, layers, proc)
@@ -74,15 +79,34 @@ def entries(models: Path) -> tuple[list[Entry], dict[str, str]]:
         else:
             missing[name] = command
     if len(found) == 1 or found[1].model != "teacher":
-        raise PipelineError(f"no teacher in {models / 'teacher'}; build it with `python -m pipeline.train teacher` "
+        raise PipelineError(f"no teacher in {teacher}; build it with `python -m pipeline.train teacher` "
                             "(or `make models`)")
     return found, missing
 
 
+def reference(spec: str, folder: Path) -> Entry:
+    """A reference ranker's row (``--reference bi-encoder:mpnet``: an ensemble member's spec, reranking
+    alone): a one-member ensemble written in ``folder``, so its runs share the member's cached scores
+    with any ensemble teacher that has it."""
+    from pipeline.rerank.ensemble import is_ensemble, parse_member, read_ensemble, write_ensemble
+
+    member = parse_member(spec)
+    name = "bm25-member" if member.kind == "bm25" else f"{member.kind}-{Path(member.path).name}"
+    config = member.location / "config.json" if member.kind != "bm25" else None
+    shape = json.loads(config.read_text()) if config and config.is_file() else {}
+    if not is_ensemble(folder / name) or read_ensemble(folder / name) != [member]:  # rewritten, it would
+        write_ensemble(folder / name, [member], reference=spec)  # get a new fingerprint and be reranked again
+    return Entry(name, "reference", shape.get("num_hidden_layers"), shape.get("hidden_size"), folder / name)
+
+
 def fingerprint(path: Path) -> str:
-    """Eight hex digits that change when the model's weights or config change."""
-    parts = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(path.iterdir())
-             if p.suffix in (".safetensors", ".json")]
+    """Eight hex digits that change when the model's weights or config change (an ensemble's: any member's)."""
+    from pipeline.rerank.ensemble import is_ensemble, read_ensemble
+
+    parts: list[tuple] = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(path.iterdir())
+                          if p.suffix in (".safetensors", ".json")]
+    if is_ensemble(path):
+        parts += [(m.label, fingerprint(m.location)) for m in read_ensemble(path) if m.kind != "bm25"]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:8]
 
 
@@ -104,30 +128,40 @@ def produce_run(entry: Entry, dataset: str, split: str, depth: int, batch_size: 
     return out
 
 
-def speeds(found: list[Entry], pairs: list[tuple[str, str]], rounds: int, batch_size: int,
+def speeds(found: list[Entry], pairs: list[tuple[str, str, float]], rounds: int, batch_size: int,
            max_length: int | None) -> dict[str, float]:
-    """Median pairs/s of every model on the same ``pairs``, timed in interleaved rounds (tokenization included)."""
+    """Median pairs/s of every model on the same ``pairs`` (query, passage, BM25 score), timed in
+    interleaved rounds, tokenization included; an ensemble computes every member afresh."""
     from pipeline.rerank.crossencoder import CrossEncoder
+    from pipeline.rerank.ensemble import EnsembleScorer, is_ensemble, read_ensemble
 
-    models = {e.model: CrossEncoder(e.path, batch_size=batch_size, max_length=max_length) for e in found if e.path}
-    queries, passages = [q for q, _ in pairs], [p for _, p in pairs]
+    queries, passages, bm25 = [q for q, _, _ in pairs], [p for _, p, _ in pairs], [s for _, _, s in pairs]
+    models = {e.model: EnsembleScorer(read_ensemble(e.path)) if is_ensemble(e.path)
+              else CrossEncoder(e.path, batch_size=batch_size, max_length=max_length) for e in found if e.path}
+
+    def score(model: CrossEncoder | EnsembleScorer, n: int) -> None:
+        if isinstance(model, EnsembleScorer):
+            model.score(queries[:n], passages[:n], bm25[:n])
+        else:
+            model.score(queries[:n], passages[:n])
+
     for m in models.values():  # warm-up
-        m.score(queries[:batch_size], passages[:batch_size])
+        score(m, batch_size)
     times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(rounds):
         for name, m in models.items():
             t0 = time.perf_counter()
-            m.score(queries, passages)
+            score(m, len(pairs))
             times[name].append(time.perf_counter() - t0)
     return {name: len(pairs) / statistics.median(t) for name, t in times.items()}
 
 
-def speed_pairs(dataset: str, split: str, run: Run, n: int) -> list[tuple[str, str]]:
-    """The first ``n`` (query, passage) pairs of ``run`` in rank order: real pairs for timing."""
+def speed_pairs(dataset: str, split: str, run: Run, n: int) -> list[tuple[str, str, float]]:
+    """The first ``n`` (query, passage, BM25 score) triples of the BM25 ``run`` in rank order: real pairs for timing."""
     ds = get_dataset(dataset)
     topics = ds.topics_for(split)
     texts = {d.id: d.contents for d in ds.docs()}
-    pairs = [(topics[q], texts[d]) for q in run for d, _ in rank(run[q])[:16] if d in texts]
+    pairs = [(topics[q], texts[d], score) for q in run for d, score in rank(run[q])[:16] if d in texts]
     return pairs[:n]
 
 
@@ -201,8 +235,7 @@ def plot(rows: list[dict], path: Path) -> None:
             if r["pairs_per_s"] is None:
                 ax.axhline(r["ndcg@10"], ls="--", color="grey", lw=1, label="BM25")
                 continue
-            marker = {"teacher": "*", 6: "o", 4: "s"}.get(r["procedure"] if r["procedure"] == "teacher"
-                                                         else r["layers"], "^")
+            marker = {"teacher": "*", 6: "o", 4: "s"}.get(r["model"] if r["model"] == "teacher" else r["layers"], "^")
             ax.scatter(r["pairs_per_s"], r["ndcg@10"], marker=marker, s=60)
         ax.set_xscale("log")
         ax.autoscale_view()
@@ -237,6 +270,8 @@ class DistillationExperiment:
     speed_pairs: int = 256
     rounds: int = 3
     models: Path = MODELS
+    teacher: Path | None = None  # default: models/teacher; a cross-encoder's or an ensemble's directory
+    references: tuple[str, ...] = ()  # ensemble member specs ranking alone, e.g. bi-encoder:mpnet
     runs_dir: Path = RUNS / "experiment"
     output_dir: Path = EVAL
     fresh: bool = False
@@ -252,7 +287,8 @@ def distillation(settings: DistillationExperiment) -> list[dict]:
     if settings.depth < 1 or settings.rounds < 1 or settings.speed_pairs < 1:
         raise PipelineError("--depth, --rounds and --speed-pairs must be at least 1")
 
-    found, missing = entries(settings.models)
+    found, missing = entries(settings.models, settings.teacher)
+    found[2:2] = [reference(spec, settings.runs_dir / "references") for spec in settings.references]
     datasets = []
     for spec in settings.datasets:
         name, _, split = spec.partition(":")

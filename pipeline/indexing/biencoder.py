@@ -71,7 +71,11 @@ class BiEncoder:
         mode = pooling.pooling_mode if pooling is not None else "none"
         self.pooling = mode if isinstance(mode, str) else "+".join(mode)
         self.normalize = any(isinstance(m, Normalize) for m in model)
-        limit = getattr(model[0].auto_model.config, "max_position_embeddings", PLAIN_MAX_LENGTH)
+        encoder = model[0].auto_model
+        limit = getattr(encoder.config, "max_position_embeddings", PLAIN_MAX_LENGTH)
+        offset = getattr(getattr(encoder, "embeddings", None), "padding_idx", None)
+        if isinstance(offset, int):  # MPNet, RoBERTa: positions count from the padding id + 1
+            limit -= offset + 1
         recorded = model.max_seq_length or PLAIN_MAX_LENGTH
         if not (self.path / "sentence_bert_config.json").is_file():
             recorded = min(recorded, PLAIN_MAX_LENGTH)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from pipeline.collection.topics import Topics
@@ -170,6 +171,42 @@ def member_run(member: Member, candidates: Run, topics: Topics, passages: Passag
         clear_checkpoint(partial)
     write_run(cache, run, "member")
     return read_run(cache)  # the scores as stored, so a cached and a fresh fit agree to the digit
+
+
+class EnsembleScorer:
+    """An ensemble's members loaded once, scoring (query, passage) pairs afresh and keeping nothing:
+    each bi-encoder encodes the distinct texts once, each cross-encoder scores every pair, and a
+    ``bm25`` member takes the first stage's scores given. This is what a rerank costs when no
+    member's run is cached, and ``benchmarks/teacher_speedup.py`` times it against the students on
+    the same pairs."""
+
+    def __init__(self, members: Sequence[Member], device: str = "cpu") -> None:
+        from pipeline.indexing.biencoder import BiEncoder
+        from pipeline.rerank.crossencoder import CrossEncoder
+
+        self.members = list(members)
+        self.models = [None if m.kind == "bm25" else BiEncoder(m.location, device=device, max_length=m.max_length)
+                       if m.kind == "bi-encoder" else CrossEncoder(m.location, device=device) for m in self.members]
+
+    def score(self, queries: Sequence[str], passages: Sequence[str],
+              bm25: Sequence[float] | None = None) -> np.ndarray:
+        """The weighted sum of the members' raw scores of each pair; ``bm25``: each pair's BM25 score."""
+        total = np.zeros(len(queries))
+        for member, model in zip(self.members, self.models, strict=True):
+            if member.kind == "bm25":
+                if bm25 is None or len(bm25) != len(queries):
+                    raise PipelineError("the ensemble has a bm25 member: give each pair's BM25 score")
+                part = np.asarray(bm25, dtype=float)
+            elif member.kind == "bi-encoder":
+                distinct = list(dict.fromkeys([*queries, *passages]))
+                row = {text: i for i, text in enumerate(distinct)}
+                vectors = model.encode(distinct)
+                q, p = vectors[[row[t] for t in queries]], vectors[[row[t] for t in passages]]
+                part = member.scale * np.einsum("ij,ij->i", q, p)
+            else:
+                part = model.score(queries, passages)
+            total += member.weight * part
+        return total
 
 
 def member_cache(member: Member, name: str, candidates: Run) -> Path | None:
