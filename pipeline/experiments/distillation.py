@@ -91,9 +91,11 @@ def reference(spec: str, folder: Path) -> Entry:
     from pipeline.rerank.ensemble import is_ensemble, parse_member, read_ensemble, write_ensemble
 
     member = parse_member(spec)
-    name = "bm25-member" if member.kind == "bm25" else f"{member.kind}-{Path(member.path).name}"
-    config = member.location / "config.json" if member.kind != "bm25" else None
-    shape = json.loads(config.read_text()) if config and config.is_file() else {}
+    if member.kind == "bm25":
+        raise PipelineError("--reference bm25: BM25 is always the table's first row")
+    name = f"{member.kind}-{Path(member.path).name}"
+    config = member.location / "config.json"
+    shape = json.loads(config.read_text()) if config.is_file() else {}
     if not is_ensemble(folder / name) or read_ensemble(folder / name) != [member]:  # rewritten, it would
         write_ensemble(folder / name, [member], reference=spec)  # get a new fingerprint and be reranked again
     return Entry(name, "reference", shape.get("num_hidden_layers"), shape.get("hidden_size"), folder / name)
