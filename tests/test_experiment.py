@@ -86,12 +86,17 @@ def test_no_teacher_is_a_one_line_error(tmp_path):
     assert "build it with `python -m pipeline.train teacher`" in proc.stderr.strip().splitlines()[-1]
 
 
-def test_an_ensemble_teacher_with_a_reference_row(home, scifact_slice, tiny_bert, tiny_mpnet, tmp_path):
+def test_an_ensemble_teacher_with_a_reference_row(scifact_slice, slice_index, tiny_bert, tiny_mpnet, tmp_path):
     """``--teacher ENSEMBLE``: the ensemble is the teacher row, timed with every member computed afresh;
     ``--reference bi-encoder:DIR`` adds that bi-encoder reranking alone, tested against the teacher.
     A second run reranks nothing again."""
     from pipeline.rerank.ensemble import Member, write_ensemble
 
+    home = tmp_path / "home"  # its own: the module's home loses a student in the test above
+    (home / "indexes").mkdir(parents=True)
+    (home / "indexes" / "sci-slice").symlink_to(slice_index)
+    for name in ("student6L", "student4L-finetune"):
+        shutil.copytree(tiny_bert, home / "models" / name)
     ens = tmp_path / "ens"
     write_ensemble(ens, [Member("cross-encoder", str(tiny_bert)), Member("bi-encoder", str(tiny_mpnet), 0.5),
                          Member("bm25", "bm25", 0.1)])
