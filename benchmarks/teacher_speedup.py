@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 from rerank_throughput import real_pairs
@@ -31,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.common.distributed import available_cores  # noqa: E402
 from pipeline.common.errors import PipelineError  # noqa: E402
+from pipeline.common.timing import interleaved_seconds  # noqa: E402
 from pipeline.rerank.crossencoder import CrossEncoder  # noqa: E402
 from pipeline.rerank.ensemble import EnsembleScorer, is_ensemble, read_ensemble  # noqa: E402
 from pipeline.rerank.registry import MODELS  # noqa: E402
@@ -67,15 +66,8 @@ def main() -> None:
             model = CrossEncoder(path, dtype=dtype)
             scorers[f"{path.name} {dtype}"] = lambda model=model: model.score(queries, passages)
 
-    for fn in scorers.values():  # warm-up (and the int8 graphs' one-time build)
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in scorers}
-    for _ in range(args.rounds):
-        for name, fn in scorers.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    rate = {name: len(pairs) / statistics.median(t) for name, t in times.items()}
+    seconds = interleaved_seconds(scorers, args.rounds)  # the warm-up builds the int8 graphs once
+    rate = {name: len(pairs) / s for name, s in seconds.items()}
     base = rate["teacher (ensemble)"]
 
     print(f"\n{len(pairs)} real pairs ({args.dataset} {args.split}, BM25 top {args.depth} of {len(topics)} queries), "

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import statistics
 import sys
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from pipeline.collection.datasets import get_dataset
 from pipeline.common.atomic import write_json, write_text
 from pipeline.common.errors import PipelineError
 from pipeline.common.paths import EVAL, MODELS, RUNS
+from pipeline.common.timing import interleaved_seconds
 from pipeline.evaluation.measures import evaluate
 from pipeline.evaluation.significance import paired_t_test
 from pipeline.runfiles.trec import Run, rank, read_run
@@ -141,21 +141,13 @@ def speeds(found: list[Entry], pairs: list[tuple[str, str, float]], rounds: int,
     models = {e.model: EnsembleScorer(read_ensemble(e.path)) if is_ensemble(e.path)
               else CrossEncoder(e.path, batch_size=batch_size, max_length=max_length) for e in found if e.path}
 
-    def score(model: CrossEncoder | EnsembleScorer, n: int) -> None:
+    def scorer(model: CrossEncoder | EnsembleScorer) -> Callable[[], object]:
         if isinstance(model, EnsembleScorer):
-            model.score(queries[:n], passages[:n], bm25[:n])
-        else:
-            model.score(queries[:n], passages[:n])
+            return lambda: model.score(queries, passages, bm25)
+        return lambda: model.score(queries, passages)
 
-    for m in models.values():  # warm-up
-        score(m, batch_size)
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, m in models.items():
-            t0 = time.perf_counter()
-            score(m, len(pairs))
-            times[name].append(time.perf_counter() - t0)
-    return {name: len(pairs) / statistics.median(t) for name, t in times.items()}
+    seconds = interleaved_seconds({name: scorer(m) for name, m in models.items()}, rounds)
+    return {name: len(pairs) / s for name, s in seconds.items()}
 
 
 def speed_pairs(dataset: str, split: str, run: Run, n: int) -> list[tuple[str, str, float]]:

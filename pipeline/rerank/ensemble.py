@@ -192,17 +192,17 @@ class EnsembleScorer:
               bm25: Sequence[float] | None = None) -> np.ndarray:
         """The weighted sum of the members' raw scores of each pair; ``bm25``: each pair's BM25 score."""
         total = np.zeros(len(queries))
+        distinct = list(dict.fromkeys([*queries, *passages]))  # what each bi-encoder encodes, once
+        row = {text: i for i, text in enumerate(distinct)}
+        query_rows, passage_rows = [row[t] for t in queries], [row[t] for t in passages]
         for member, model in zip(self.members, self.models, strict=True):
             if member.kind == "bm25":
                 if bm25 is None or len(bm25) != len(queries):
                     raise PipelineError("the ensemble has a bm25 member: give each pair's BM25 score")
                 part = np.asarray(bm25, dtype=float)
             elif member.kind == "bi-encoder":
-                distinct = list(dict.fromkeys([*queries, *passages]))
-                row = {text: i for i, text in enumerate(distinct)}
                 vectors = model.encode(distinct)
-                q, p = vectors[[row[t] for t in queries]], vectors[[row[t] for t in passages]]
-                part = member.scale * np.einsum("ij,ij->i", q, p)
+                part = member.scale * np.einsum("ij,ij->i", vectors[query_rows], vectors[passage_rows])
             else:
                 part = model.score(queries, passages)
             total += member.weight * part
