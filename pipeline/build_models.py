@@ -11,14 +11,14 @@ The recipe, for the embedded collections on a CPU (every stage is a plain ``pipe
 3. ``teacher-ensemble``: that cross-encoder, the packaged all-mpnet-base-v2 and all-MiniLM-L6-v2 as
    bi-encoders and BM25, raw scores summed with the weights fitted on TREC DL 2019 and SciFact dev
    (1, 2, 0.25, 1; given, so a machine without DL 2019 builds the same teacher);
-4. ``student4L`` (shipped: a fresh clone has it), ``student6L``: ``ranker`` distillation from the
+4. ``student4L`` and ``student6L`` (both shipped: a fresh clone has them): ``ranker`` distillation from the
    ensemble (the cross-encoder member's embeddings and layers 2, 3, 5, 6, or all six, then KL on the
    ensemble's summed score at temperature 3; no layer losses), on the groups of both collections,
    256 tokens, lr 2e-4, batches of similar length; stored in fp16, as shipped. The first built
-   scores every training pair by each member (all-mpnet-base-v2 over ~12,000 texts is most of it,
-   and its time is counted in that stage's estimate: student6L's when the shipped student4L is
-   reused); the second reuses those scores. On the dev sets this beat ``lm+ranker`` from the same ensemble
-   (``models/README.md``).
+   scores every training pair by each member (the cross-encoder over 14,820 pairs and
+   all-mpnet-base-v2 over 8,286 texts are most of it, and its time is counted in that stage's
+   estimate: student6L's when the shipped student4L is reused); the second reuses those scores.
+   On the dev sets this beat ``lm+ranker`` from the same ensemble (``models/README.md``).
 
 The teacher stages keep batches of random lengths (``--no-group-by-length``): that is how the
 measured teacher was trained, so the build reproduces it.
@@ -26,7 +26,7 @@ measured teacher was trained, so the build reproduces it.
 A stage whose model is complete (``pipeline-training.json`` written last) is reused; an
 interrupted stage resumes from its last checkpoint. Before anything runs it prints an estimate of
 each stage's time on this machine: the cost of the same stage on the 2-core development CPU
-(measured for every stage but student6L, whose figure is the 6-layer ranker student's of the old teacher),
+(each stage measured; student6L's and the training pairs' scores on a faster Xeon, scaled back),
 scaled by this machine's fp32 matrix-multiply rate relative to that CPU's (151 GFLOP/s).
 """
 
