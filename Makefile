@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATASET ?= scifact
 SPLIT ?= test
 RERANKER ?= student4L
-# BM25's top 20 reranked: 2-4 minutes for SciFact test's 300 queries on a 2-core CPU (its abstracts fill
+# BM25's top 20 reranked: 3-5 minutes for SciFact test's 300 queries on a 2-core CPU (its abstracts fill
 # the 256 tokens: 25-50 pairs/s). DEPTH=100 takes 10-19 and scores lower (models/README.md, session 19)
 DEPTH ?= 20
 
