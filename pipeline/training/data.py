@@ -1,5 +1,6 @@
 """What a training run learns from: the training groups of some datasets' split (one relevant
-passage and BM25 negatives each) and, for LM distillation, passages of their collections."""
+passage and BM25 negatives each), optionally pseudo-query groups over other collections
+(:mod:`pipeline.training.pseudo_queries`), and, for LM distillation, passages of their collections."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pipeline.collection.datasets import get_dataset
 from pipeline.common import distributed
 from pipeline.training.examples import Group, bm25_groups
+from pipeline.training.pseudo_queries import pseudo_query_groups
 
 DEFAULT_DATASETS = ("car-test200", "scifact")
 
@@ -22,7 +24,10 @@ class TrainingData:
     negatives: int = 7
     bm25_depth: int = 100
     seed: int = 42
-    limit_groups: int | None = None
+    limit_groups: int | None = None  # of the labelled groups
+    pseudo_datasets: tuple[str, ...] = ()  # collections whose pseudo-query groups are added
+    pseudo_groups: int = 1000  # from each of them
+    pseudo_depth: int = 20  # their negatives come from this BM25 depth: near misses, not random passages
 
     @property
     def label(self) -> str:
@@ -30,15 +35,25 @@ class TrainingData:
         return "+".join(self.datasets)
 
     def groups(self) -> list[Group]:
-        """Groups from every dataset, shuffled together with the seed (under ``torchrun``, rank 0
-        searches and caches them first, and the other ranks read its cache)."""
+        """Labelled groups from every dataset, shuffled together with the seed and cut to
+        ``limit_groups``, then the pseudo-query groups, all shuffled again (under ``torchrun``,
+        rank 0 searches and caches them first, and the other ranks read its cache)."""
         groups: list[Group] = []
+        pseudo: list[Group] = []
         with distributed.world().main_first():
             for name in self.datasets:
                 groups += bm25_groups(get_dataset(name), self.split, negatives=self.negatives,
                                       depth=self.bm25_depth, seed=self.seed)
+            for name in self.pseudo_datasets:
+                pseudo += pseudo_query_groups(get_dataset(name), self.pseudo_groups, negatives=self.negatives,
+                                              depth=self.pseudo_depth, seed=self.seed)
         random.Random(self.seed).shuffle(groups)
-        return groups[: self.limit_groups] if self.limit_groups else groups
+        groups = groups[: self.limit_groups] if self.limit_groups else groups
+        if not pseudo:
+            return groups
+        groups += pseudo
+        random.Random(self.seed).shuffle(groups)
+        return groups
 
     def lm_texts(self, n: int) -> list[str]:
         """``n`` non-blank passages sampled (seeded) from the datasets' collections."""

@@ -37,7 +37,17 @@ def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float)
     group.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default: {lr})")
     group.add_argument("--warmup", type=float, default=0.1, help="warm-up fraction of the steps (default: 0.1)")
     group.add_argument("--max-length", type=int, default=256, help="max tokens per pair (default: 256)")
-    group.add_argument("--limit-groups", type=int, help="use only this many groups (smoke tests)")
+    group.add_argument("--limit-groups", type=int, help="use only this many labelled groups (smoke tests, pilots)")
+    group.add_argument("--pseudo-queries", action="append", metavar="DATASET",
+                       help="add pseudo-query groups over this collection (repeatable): a title or sentence of a "
+                            "passage as the query, BM25 negatives; unlabeled, so for score losses (its index is "
+                            "needed: python -m pipeline.index --dataset DATASET)")
+    group.add_argument("--pseudo-groups", type=int, default=TrainingData.pseudo_groups,
+                       help="pseudo-query groups per --pseudo-queries collection "
+                            f"(default: {TrainingData.pseudo_groups})")
+    group.add_argument("--pseudo-depth", type=int, default=TrainingData.pseudo_depth,
+                       help="sample the pseudo-query groups' negatives from this BM25 depth "
+                            f"(default: {TrainingData.pseudo_depth})")
     group.add_argument("--seed", type=int, default=TrainingData.seed)
     group.add_argument("--save-steps", type=int, default=200, help="checkpoint every N steps")
     group.add_argument("--logging-steps", type=int, default=10, help="log the loss every N steps (default: 10)")
@@ -52,7 +62,9 @@ def add_schedule_args(parser: argparse.ArgumentParser, epochs: float, lr: float)
 def training_data(args: argparse.Namespace) -> TrainingData:
     """The data flags as :class:`TrainingData`."""
     return TrainingData(datasets=tuple(args.dataset or DEFAULT_DATASETS), split=args.split, negatives=args.negatives,
-                        bm25_depth=args.bm25_depth, seed=args.seed, limit_groups=args.limit_groups)
+                        bm25_depth=args.bm25_depth, seed=args.seed, limit_groups=args.limit_groups,
+                        pseudo_datasets=tuple(args.pseudo_queries or ()), pseudo_groups=args.pseudo_groups,
+                        pseudo_depth=args.pseudo_depth)
 
 
 def schedule(args: argparse.Namespace) -> Schedule:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -150,6 +150,7 @@ def distil(settings: Distillation, data: TrainingData, schedule: Schedule, resum
                     teacher=teacher, projection=projection, resume=resume,
                     provenance={"procedure": s.procedure, "student_layers": layers,
                                 "init": str(s.init) if s.init else None,
-                                "teacher": str(s.teacher) if s.needs_teacher else None})
+                                "teacher": str(s.teacher) if s.needs_teacher else None,
+                                "data": asdict(data)})
     return {**summary, "output": str(s.destination), "groups": len(groups),
             "wall_seconds": round(time.perf_counter() - t0, 1)}

@@ -67,5 +67,8 @@ def train_teacher(settings: TeacherTraining, data: TrainingData, schedule: Sched
                                                "soft_scale": s.soft_scale if encoder else None,
                                                "stacking": s.stacking if s.layers != depth else None,
                                                "datasets": list(data.datasets),
+                                               "pseudo_queries": {"datasets": list(data.pseudo_datasets),
+                                                                  "groups": data.pseudo_groups}
+                                               if data.pseudo_datasets else None,
                                                "examples_s": round(time.perf_counter() - t0, 1)})
     return {**summary, "output": str(s.output), "groups": len(groups)}
