@@ -201,3 +201,5 @@ print("steps", summary["steps"], summary["groups"])
     assert "steps 1 8" in api.stdout
     a, b = (load_file(tmp_path / d / "model.safetensors") for d in ("cli", "api"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    recorded = json.loads((tmp_path / "cli" / "pipeline-training.json").read_text())["data"]
+    assert recorded["datasets"] == ["sci-slice"] and recorded["limit_groups"] == 8 and recorded["negatives"] == 3

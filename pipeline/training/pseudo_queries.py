@@ -39,7 +39,7 @@ def pseudo_query(title: str, text: str, rng: random.Random, min_words: int = 4, 
     return " ".join(words)
 
 
-def pseudo_query_groups(ds: Dataset, n: int, negatives: int = 7, depth: int = 100, seed: int = 42,
+def pseudo_query_groups(ds: Dataset, n: int, negatives: int = 7, depth: int = 20, seed: int = 42,
                         k1: float = 0.9, b: float = 0.4) -> list[Group]:
     """``n`` pseudo-query groups over ``ds``'s collection (seeded), cached under ``models/.cache/``
     with their BM25 run; qids are ``pseudo-<docid>``. Fewer than ``n`` passages with a usable

@@ -5,7 +5,7 @@ web-trained ranker knows."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,9 +66,6 @@ def train_teacher(settings: TeacherTraining, data: TrainingData, schedule: Sched
                                                "soft_labels": str(encoder) if encoder else None,
                                                "soft_scale": s.soft_scale if encoder else None,
                                                "stacking": s.stacking if s.layers != depth else None,
-                                               "datasets": list(data.datasets),
-                                               "pseudo_queries": {"datasets": list(data.pseudo_datasets),
-                                                                  "groups": data.pseudo_groups}
-                                               if data.pseudo_datasets else None,
+                                               "data": asdict(data),
                                                "examples_s": round(time.perf_counter() - t0, 1)})
     return {**summary, "output": str(s.output), "groups": len(groups)}
