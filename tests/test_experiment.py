@@ -123,6 +123,23 @@ def test_an_ensemble_teacher_with_a_reference_row(scifact_slice, slice_index, ti
     assert {p: p.stat().st_mtime_ns for p in sorted((tmp_path / "runs").glob("*.trec"))} == stamps
 
 
+def test_build_commands_name_the_tables_teacher_and_models_folder(tiny_bert, tmp_path):
+    """A missing student's printed command, run as printed, must make the student this table looks for:
+    distilled from the table's teacher (not distill's default models/teacher) into the table's folder."""
+    from pipeline.experiments.distillation import entries
+    from pipeline.rerank.ensemble import Member, write_ensemble
+
+    ens, models = tmp_path / "ens", tmp_path / "procedures"
+    write_ensemble(ens, [Member("cross-encoder", str(tiny_bert)), Member("bm25", "bm25")])
+    _, missing = entries(models, teacher=ens)
+    assert missing["student4L"] == (f"python -m pipeline.distill --student 4L --procedure lm+ranker --teacher {ens} "
+                                    f"--output {models / 'student4L'}")
+    ranker = models / "student6L-ranker"
+    assert missing["student6L-ranker"].endswith(f"--procedure ranker --teacher {ens} --output {ranker}")
+    assert missing["student4L-finetune"] == (f"python -m pipeline.distill --student 4L --procedure finetune "
+                                             f"--output {models / 'student4L-finetune'}")  # no teacher to name
+
+
 def test_an_ensembles_fingerprint_follows_its_members_weights(tiny_bert, tmp_path):
     """A rebuilt member (new weights, same ensemble.json) must not reuse the ensemble's old runs."""
     import os

@@ -21,7 +21,7 @@ from pipeline.common.timing import interleaved_seconds
 from pipeline.evaluation.measures import evaluate
 from pipeline.evaluation.significance import paired_t_test
 from pipeline.runfiles.trec import Run, rank, read_run
-from pipeline.training.procedures import PROCEDURES, student_dir
+from pipeline.training.procedures import PROCEDURES, Distillation, student_dir
 
 DATASETS = ("car-test200:test", "scifact:test", "msmarco-dl19:test")
 
@@ -47,7 +47,9 @@ def model_order() -> list[str]:
 
 def entries(models: Path, teacher: Path | None = None) -> tuple[list[Entry], dict[str, str]]:
     """The models present (the teacher first: ``teacher``, default ``models/teacher``, a cross-encoder
-    or an ensemble's directory), and the build commands of those missing, by name."""
+    or an ensemble's directory), and the build commands of those missing, by name: they name the
+    teacher and the output where these are not ``pipeline.distill``'s defaults, so that each makes
+    the student this table looks for."""
     from transformers import AutoConfig
 
     from pipeline.common.pretrained import minilm
@@ -61,10 +63,15 @@ def entries(models: Path, teacher: Path | None = None) -> tuple[list[Entry], dic
     if is_ensemble(teacher):
         found.append(Entry("teacher", "ensemble", None, None, teacher))
     candidates = [] if is_ensemble(teacher) else [("teacher", "teacher", teacher, "python -m pipeline.train teacher")]
+    default_teacher = Distillation(layers=4).teacher  # what pipeline.distill uses when --teacher is not given
     for layers in (6, 4):
         for proc in PROCEDURES:
             path = student_dir(models, layers, proc)
             command = f"python -m pipeline.distill --student {layers}L --procedure {proc}"
+            if Distillation(layers, proc).needs_teacher and teacher.resolve() != default_teacher.resolve():
+                command += f" --teacher {teacher}"  # the table's teacher, not the command's default
+            if path.resolve() != Distillation(layers, proc).destination.resolve():
+                command += f" --output {path}"
             if proc == "lm-then-finetune" and is_the_lm(lm, layers):
                 command += (f" (the same model as student{layers}L-finetune: LM distillation at the pretrained "
                             "LM's own shape is the identity)")
