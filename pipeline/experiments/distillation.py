@@ -63,14 +63,13 @@ def entries(models: Path, teacher: Path | None = None) -> tuple[list[Entry], dic
     if is_ensemble(teacher):
         found.append(Entry("teacher", "ensemble", None, None, teacher))
     candidates = [] if is_ensemble(teacher) else [("teacher", "teacher", teacher, "python -m pipeline.train teacher")]
-    default_teacher = Distillation(layers=4).teacher  # what pipeline.distill uses when --teacher is not given
     for layers in (6, 4):
         for proc in PROCEDURES:
-            path = student_dir(models, layers, proc)
+            path, defaults = student_dir(models, layers, proc), Distillation(layers, proc)  # pipeline.distill's
             command = f"python -m pipeline.distill --student {layers}L --procedure {proc}"
-            if Distillation(layers, proc).needs_teacher and teacher.resolve() != default_teacher.resolve():
+            if defaults.needs_teacher and teacher.resolve() != defaults.teacher.resolve():
                 command += f" --teacher {teacher}"  # the table's teacher, not the command's default
-            if path.resolve() != Distillation(layers, proc).destination.resolve():
+            if path.resolve() != defaults.destination.resolve():
                 command += f" --output {path}"
             if proc == "lm-then-finetune" and is_the_lm(lm, layers):
                 command += (f" (the same model as student{layers}L-finetune: LM distillation at the pretrained "
